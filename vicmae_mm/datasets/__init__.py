@@ -1,0 +1,1 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.

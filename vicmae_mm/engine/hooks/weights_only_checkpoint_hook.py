@@ -1,0 +1,34 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Keep saved checkpoints loadable with ``torch.load(weights_only=True)``."""
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from vicmae_mm.utils.checkpoint import (plain_checkpoint,
+                                        restore_message_hub_state)
+
+
+@HOOKS.register_module()
+class WeightsOnlyCheckpointHook(Hook):
+    """Store plain Python values instead of pickled objects in checkpoints.
+
+    mmengine saves its message hub as ``HistoryBuffer`` objects holding
+    NumPy arrays (under NumPy 2 the pickle even references ``getattr``),
+    which ``torch.load(weights_only=True)`` rejects, so ``--resume`` fails
+    on torch >= 2.6. This hook rewrites those values as lists of floats
+    before saving and rebuilds the buffers after loading, so resuming is
+    exact and needs no allowlist. ``tools/train.py`` adds it to every run.
+    Registered in mmengine's root registry, so configs of any scope
+    (mmpretrain, mmaction, mmdet) can name it.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Convert the message hub and meta to plain values."""
+        plain_checkpoint(checkpoint)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Rebuild ``HistoryBuffer`` objects before the hub loads them."""
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = restore_message_hub_state(
+                checkpoint['message_hub'])

@@ -1,0 +1,157 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""The ViC-MAE encoder: an MAE-style masked ViT with mmpretrain key names."""
+from typing import List, Optional, Sequence, Tuple, Union
+
+import torch
+from mmpretrain.models.selfsup.mae import MAEViT
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class ViCMAEViT(MAEViT):
+    """ViT encoder used by ViC-MAE pretraining.
+
+    It is mmpretrain's :class:`MAEViT` (fixed 2-D sin-cos position embedding,
+    per-sample random masking, ``VisionTransformer`` parameter names, so a
+    checkpoint's ``backbone.`` weights load into mmpretrain unchanged) with
+    what ViC-MAE needs on top:
+
+    - the released mask ratio (0.5) as default, validated;
+    - ``arch='small'`` is the standard ViT-S (384 wide, 12 deep, 6 heads),
+      not mmpretrain's legacy 768-wide "small";
+    - masking can be driven by given noise, so two runs (one reference, one
+      optimised, or one vs. two processes) can share the exact same masks;
+    - the visible-token gather indexes once instead of materialising a
+      ``repeat`` of the index over channels.
+
+    Args:
+        arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
+            (use ``patch_size=14`` for huge) or a dict with ``embed_dims``,
+            ``num_layers``, ``num_heads`` and ``feedforward_channels``.
+            Defaults to ``'base'``.
+        img_size (int): Input size; must be divisible by ``patch_size``.
+            Defaults to 224.
+        patch_size (int): Patch size. Defaults to 16.
+        mask_ratio (float): Fraction of patch tokens dropped, in ``[0, 1)``.
+            Defaults to 0.5.
+        **kwargs: Other arguments of :class:`MAEViT` (``drop_path_rate``,
+            ``norm_cfg``, ``layer_cfgs``, ``init_cfg``...).
+    """
+
+    arch_zoo = {
+        **MAEViT.arch_zoo,
+        **dict.fromkeys(
+            ['s', 'small'], {
+                'embed_dims': 384,
+                'num_layers': 12,
+                'num_heads': 6,
+                'feedforward_channels': 1536
+            }),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Sequence[int]] = 224,
+                 patch_size: int = 16,
+                 mask_ratio: float = 0.5,
+                 **kwargs) -> None:
+        if not 0.0 <= float(mask_ratio) < 1.0:
+            raise ValueError(
+                f'ViCMAEViT: mask_ratio must be in [0, 1), got {mask_ratio}')
+        sizes = (img_size, img_size) if isinstance(img_size, int) \
+            else tuple(img_size)
+        if any(s % patch_size for s in sizes):
+            raise ValueError(
+                f'ViCMAEViT: img_size {img_size} is not divisible by '
+                f'patch_size {patch_size}')
+        if isinstance(arch, str) and arch not in self.arch_zoo:
+            raise ValueError(f'ViCMAEViT: unknown arch {arch!r}; choose from '
+                             f'{sorted(self.arch_zoo)} or pass a dict')
+        super().__init__(
+            arch=arch,
+            img_size=img_size,
+            patch_size=patch_size,
+            mask_ratio=mask_ratio,
+            **kwargs)
+        if sizes[0] != sizes[1]:
+            raise ValueError('ViCMAEViT: pretraining uses square inputs (the '
+                             'sin-cos embedding and MAE head assume it); got '
+                             f'img_size {img_size}')
+
+    def num_visible(self) -> int:
+        """Number of patch tokens each sample keeps under masking."""
+        return int(self.num_patches * (1 - self.mask_ratio))
+
+    def random_masking(
+        self,
+        x: torch.Tensor,
+        mask_ratio: float = 0.5,
+        noise: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Keep a random subset of ``int(L * (1 - mask_ratio))`` tokens.
+
+        Args:
+            x (torch.Tensor): Patch tokens, ``(B, L, C)``.
+            mask_ratio (float): Fraction of tokens to drop.
+            noise (torch.Tensor, optional): ``(B, L)`` scores; the tokens with
+                the smallest scores are kept. Random when omitted.
+
+        Returns:
+            tuple: visible tokens ``(B, L_keep, C)``, binary mask ``(B, L)``
+            (1 = dropped), and ``ids_restore`` ``(B, L)``.
+        """
+        B, L, C = x.shape
+        len_keep = int(L * (1 - mask_ratio))
+        if noise is None:
+            noise = torch.rand(B, L, device=x.device)
+        elif noise.shape != (B, L):
+            raise ValueError(f'mask noise must have shape {(B, L)}, '
+                             f'got {tuple(noise.shape)}')
+        ids_shuffle = torch.argsort(noise, dim=1)
+        ids_restore = torch.argsort(ids_shuffle, dim=1)
+        ids_keep = ids_shuffle[:, :len_keep]
+        batch_idx = torch.arange(B, device=x.device).unsqueeze(1)
+        x_masked = x[batch_idx, ids_keep]
+        mask = (ids_restore >= len_keep).to(x.dtype)
+        return x_masked, mask, ids_restore
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: Optional[bool] = True,
+        noise: Optional[torch.Tensor] = None
+    ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
+                                               torch.Tensor]]:
+        """Encode images, masked (pretraining) or whole (features).
+
+        Args:
+            x (torch.Tensor): Images ``(B, 3, H, W)``.
+            mask (bool, optional): ``True`` to mask (returns latent, mask,
+                ids_restore); ``False``/``None`` for all tokens (returns
+                :class:`VisionTransformer`'s output tuple).
+            noise (torch.Tensor, optional): Masking noise, see
+                :meth:`random_masking`.
+
+        Returns:
+            tuple: ``(latent (B, 1 + L_keep, C), mask (B, L),
+            ids_restore (B, L))`` when masking.
+        """
+        if not mask:
+            return super(MAEViT, self).forward(x)
+        B = x.shape[0]
+        tokens = self.patch_embed(x)[0]
+        if tokens.shape[1] != self.num_patches:
+            raise ValueError(
+                f'ViCMAEViT: input {tuple(x.shape[-2:])} gives '
+                f'{tokens.shape[1]} patches, the model was built for '
+                f'{self.num_patches} (img_size={self.img_size})')
+        tokens = tokens + self.pos_embed[:, 1:, :]
+        tokens, mask, ids_restore = self.random_masking(
+            tokens, self.mask_ratio, noise)
+        cls_token = (self.cls_token + self.pos_embed[:, :1, :]).expand(
+            B, -1, -1)
+        tokens = torch.cat((cls_token, tokens), dim=1)
+        for layer in self.layers:
+            tokens = layer(tokens)
+        tokens = self.ln1(tokens)
+        return tokens, mask, ids_restore

@@ -1,0 +1,4 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+from .infonce_head import InfoNCEHead
+
+__all__ = ['InfoNCEHead']

@@ -1,0 +1,214 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Safe checkpoint loading and weights-only-loadable checkpoint content.
+
+Loading policy (used by every path: resume, ``load_from``, ``init_cfg``
+``Pretrained``, converters and tools):
+
+* ``torch.load(weights_only=True)`` with :func:`safe_globals`, the explicit
+  list of non-tensor types that checkpoints legitimately hold (NumPy array,
+  dtype and scalar reconstruction). Callables such as ``getattr``, ``eval``
+  or ``os.system`` are never allowed. mmengine's own ``HistoryBuffer``
+  pickles its statistics methods through ``getattr``, so a message hub saved
+  by plain mmengine cannot be loaded weights-only at all; it is refused like
+  any other file that needs code to unpickle.
+* A checkpoint needing anything else is refused with
+  :class:`UnsafeCheckpointError`, naming the file and the offending global.
+* Full unpickling happens only for files the user explicitly trusts:
+  listed in the ``VICMAE_TRUSTED_CHECKPOINTS`` environment variable
+  (``os.pathsep``-separated files or folders) or passed to
+  :func:`trust_checkpoint` (``--trust-checkpoint`` in the tools).
+
+What the toolkit saves needs none of that: see
+:func:`plain_message_hub_state` and ``WeightsOnlyCheckpointHook``.
+"""
+import os
+import os.path as osp
+import pickle
+from typing import Any, Dict, List, Set
+
+import numpy as np
+import torch
+
+TRUST_ENV = 'VICMAE_TRUSTED_CHECKPOINTS'
+_TRUSTED: Set[str] = set()
+_HB_TAG = '__vicmae_history_buffer__'
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """Raised when a checkpoint needs globals outside the allowlist."""
+
+
+def _numpy_globals() -> List[Any]:
+    """NumPy callables/types that reconstruct arrays and scalars."""
+    found = [np.ndarray, np.dtype]
+    for modname in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        try:
+            mod = __import__(modname, fromlist=['_reconstruct'])
+        except ImportError:
+            continue
+        found += [mod._reconstruct, mod.scalar]
+    # dtype classes (numpy >= 1.25 pickles dtypes by their class)
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        found += [
+            getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
+        ]
+    return found
+
+
+def safe_globals() -> List[Any]:
+    """The allowlist passed to ``torch.serialization.safe_globals``."""
+    return _numpy_globals()
+
+
+def trust_checkpoint(path: str) -> None:
+    """Opt in to fully unpickling ``path`` (a file or a folder).
+
+    Only for checkpoints from a source you trust: unpickling can run code.
+    """
+    _TRUSTED.add(osp.realpath(osp.expanduser(path)))
+
+
+def _is_trusted(filename: str) -> bool:
+    real = osp.realpath(osp.expanduser(filename))
+    entries = set(_TRUSTED)
+    entries.update(
+        osp.realpath(osp.expanduser(p))
+        for p in os.environ.get(TRUST_ENV, '').split(os.pathsep) if p)
+    return any(real == e or real.startswith(e.rstrip(os.sep) + os.sep)
+               for e in entries)
+
+
+def _unsupported_global(err: Exception) -> str:
+    """The line of torch's message that names the refused global."""
+    for line in str(err).splitlines():
+        if 'Unsupported global' in line or 'Unsupported operand' in line:
+            return line.strip().split('. Please use')[0]
+    return str(err).strip().splitlines()[-1] if str(err).strip() else ''
+
+
+def safe_torch_load(filename: str, map_location: Any = None) -> Any:
+    """``torch.load`` with ``weights_only=True`` and the mmengine allowlist.
+
+    Args:
+        filename (str): Local checkpoint path.
+        map_location: As for :func:`torch.load`.
+
+    Returns:
+        The loaded object.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        UnsafeCheckpointError: If the file needs globals outside the
+            allowlist and is not trusted.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} can not be found.')
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not _is_trusted(filename):
+            raise UnsafeCheckpointError(
+                f'Refusing to load checkpoint {filename}: it needs Python '
+                'objects outside the weights-only allowlist, and unpickling '
+                'them could execute code.\n'
+                f'{_unsupported_global(err)}\n'
+                'If, and only if, you trust where this file comes from, '
+                f'opt in with {TRUST_ENV}={filename} (or --trust-checkpoint '
+                'in vicmae_mm tools); then, to share it safely, strip it to '
+                'weights once with '
+                'tools/model_converters/extract_backbone.py.') from None
+    # Explicit opt-in for this file: full unpickling.
+    import warnings
+    warnings.warn(f'Loading trusted checkpoint {filename} with full '
+                  'unpickling (weights_only=False).')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def safe_load_checkpoint(filename: str, map_location: Any = None) -> Any:
+    """mmengine ``CheckpointLoader`` scheme for local files."""
+    return safe_torch_load(filename, map_location)
+
+
+def register_safe_local_loader() -> None:
+    """Make mmengine load local files with :func:`safe_load_checkpoint`."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=safe_load_checkpoint, force=True)
+
+
+def _to_plain(obj: Any) -> Any:
+    """Recursively turn NumPy values into Python numbers/lists."""
+    if isinstance(obj, dict):
+        return type(obj)((k, _to_plain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_plain(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def plain_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    """Message-hub state with only Python/torch values.
+
+    ``HistoryBuffer`` objects become tagged dicts of float lists and NumPy
+    values become Python numbers, so ``torch.load(weights_only=True)``
+    needs no allowlist at all. :func:`restore_message_hub_state` undoes it.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    out = dict(state)
+    scalars = {}
+    for key, buf in state.get('log_scalars', {}).items():
+        if isinstance(buf, HistoryBuffer):
+            logs, counts = buf.data
+            scalars[key] = {
+                _HB_TAG: True,
+                'log_history': [float(v) for v in logs],
+                'count_history': [float(v) for v in counts],
+                'max_length': int(buf.max_length),
+            }
+        else:
+            scalars[key] = _to_plain(buf)
+    out['log_scalars'] = scalars
+    for key in ('runtime_info', 'resumed_keys'):
+        if key in out:
+            out[key] = _to_plain(out[key])
+    return out
+
+
+def restore_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
+    """Inverse of :func:`plain_message_hub_state` (no-op on plain states)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    scalars = state.get('log_scalars')
+    if not isinstance(scalars, dict):
+        return state
+    out = dict(state)
+    restored = {}
+    for key, value in scalars.items():
+        if isinstance(value, dict) and value.get(_HB_TAG):
+            restored[key] = HistoryBuffer(
+                log_history=value['log_history'],
+                count_history=value['count_history'],
+                max_length=value['max_length'])
+        else:
+            restored[key] = value
+    out['log_scalars'] = restored
+    return out
+
+
+def plain_checkpoint(checkpoint: Dict[str, Any]) -> None:
+    """Make a checkpoint dict loadable with ``weights_only=True`` in place.
+
+    Args:
+        checkpoint (dict): As built by ``Runner.save_checkpoint``.
+    """
+    if 'message_hub' in checkpoint:
+        checkpoint['message_hub'] = plain_message_hub_state(
+            checkpoint['message_hub'])
+    if 'meta' in checkpoint:
+        checkpoint['meta'] = _to_plain(checkpoint['meta'])
