@@ -18,7 +18,12 @@ default_hooks = dict(
 )
 
 # Checkpoints hold plain values so `--resume` works with weights_only=True.
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]
+# NonFiniteLossHook: stop (or count AMP-skipped steps) on NaN/Inf loss,
+# before CheckpointHook can save poisoned weights.
+custom_hooks = [
+    dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='NonFiniteLossHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

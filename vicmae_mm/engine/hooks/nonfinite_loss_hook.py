@@ -1,0 +1,99 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Stop (or, under AMP, count) iterations whose loss is not finite."""
+import math
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from vicmae_mm.models.utils import get_dist_info
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when training produced a NaN/Inf loss."""
+
+
+@HOOKS.register_module()
+class NonFiniteLossHook(Hook):
+    """Guard against NaN/Inf losses.
+
+    Without mixed precision a non-finite loss means the weights are already
+    poisoned by this step's update, so the run stops at once with an error
+    naming the iteration and every loss term; because this hook runs before
+    ``CheckpointHook``, no checkpoint of the poisoned weights is written and
+    the last good one stays intact.
+
+    Under AMP (``AmpOptimWrapper`` with a dynamic loss scale, or
+    ``CPUAmpOptimWrapper``), the optimizer skips steps with non-finite
+    gradients; such iterations are counted (``train/nonfinite_skipped`` in
+    the logs) and training goes on, unless more than ``max_skips`` happen in
+    a row, which means divergence rather than overflow.
+
+    All ranks take the same decision (one all-reduce of a flag), so one bad
+    rank cannot leave the others waiting.
+
+    Args:
+        max_skips (int): Consecutive skipped iterations tolerated under AMP.
+            Defaults to 20.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, max_skips: int = 20) -> None:
+        self.max_skips = max_skips
+        self.skipped = 0
+        self.consecutive = 0
+
+    @staticmethod
+    def _amp_skips_bad_steps(runner) -> bool:
+        wrapper = runner.optim_wrapper
+        return type(wrapper).__name__ in ('AmpOptimWrapper',
+                                          'CPUAmpOptimWrapper')
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        """Check this iteration's loss terms."""
+        if not outputs:
+            return
+        terms = {
+            k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+            for k, v in outputs.items()
+            if 'loss' in k and isinstance(v, (torch.Tensor, float))
+        }
+        local_bad = any(not math.isfinite(v) for v in terms.values())
+        _, world_size = get_dist_info()
+        any_bad = local_bad
+        if world_size > 1:
+            flag = torch.tensor([float(local_bad)])
+            dist.all_reduce(flag)
+            any_bad = bool(flag.item() > 0)
+        if not any_bad:
+            self.consecutive = 0
+            return
+        iteration = runner.iter + 1
+        described = ', '.join(f'{k}={v}' for k, v in terms.items())
+        if self._amp_skips_bad_steps(runner) and \
+                self.consecutive < self.max_skips:
+            self.skipped += 1
+            self.consecutive += 1
+            runner.message_hub.update_scalar('train/nonfinite_skipped',
+                                             self.skipped)
+            runner.logger.warning(
+                f'Non-finite loss at iteration {iteration} ({described}); '
+                'the AMP optimizer wrapper skips this step '
+                f'({self.skipped} skipped so far).')
+            return
+        last = osp.join(runner.work_dir, 'last_checkpoint')
+        last_ckpt = open(last).read().strip() if osp.isfile(last) else None
+        raise NonFiniteLossError(
+            f'Non-finite loss at iteration {iteration}: {described}'
+            f'{" (on another rank)" if not local_bad else ""}. Training '
+            'stopped before saving; the last good checkpoint is '
+            f'{last_ckpt or "(none saved yet)"}. Lower the lr, check the '
+            'data, or enable AMP loss scaling.')
