@@ -20,9 +20,15 @@ default_hooks = dict(
 # Checkpoints hold plain values so `--resume` works with weights_only=True.
 # NonFiniteLossHook: stop (or count AMP-skipped steps) on NaN/Inf loss,
 # before CheckpointHook can save poisoned weights.
+# DataSkipSummaryHook: per-epoch summary of bad files skipped by the data
+# pipeline and of frame gaps clamped on short videos.
+# IterationSeedHook: masks / drop path drawn from (seed, iter, rank), so a
+# resumed run reproduces the uninterrupted run's losses.
 custom_hooks = [
     dict(type='WeightsOnlyCheckpointHook'),
+    dict(type='IterationSeedHook'),
     dict(type='NonFiniteLossHook'),
+    dict(type='DataSkipSummaryHook'),
 ]
 
 env_cfg = dict(

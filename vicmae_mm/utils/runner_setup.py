@@ -1,8 +1,10 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Config adjustments shared by tools/train.py and tools/test.py."""
 import logging
+import os
 
 import torch
+import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.logging import print_log
 
@@ -43,3 +45,47 @@ def ensure_weights_only_checkpoints(cfg: Config) -> None:
     if not any(h.get('type') == 'WeightsOnlyCheckpointHook' for h in hooks):
         hooks.append(dict(type='WeightsOnlyCheckpointHook'))
     cfg.custom_hooks = hooks
+
+
+def prepare_cpu_distributed(cfg: Config) -> None:
+    """Make ``--launcher pytorch`` (torchrun) work on machines without GPUs.
+
+    mmengine's launcher assumes GPUs twice: ``init_dist`` calls
+    ``torch.cuda.set_device(LOCAL_RANK)`` before creating the process
+    group, and the runner wraps the model in DDP with
+    ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU modules. Without
+    CUDA this creates the process group itself (``env://``, the backend of
+    ``env_cfg.dist_cfg``; ``nccl`` becomes ``gloo``), which the runner then
+    reuses, and sets ``device_ids=None`` in ``model_wrapper_cfg``. With a
+    GPU, or another launcher, it does nothing.
+
+    Call it after the command line is merged into ``cfg`` and before the
+    runner is built.
+    """
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    for var in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        if var not in os.environ:
+            raise RuntimeError(
+                f'--launcher pytorch: environment variable {var} is not set; '
+                'start the job with torchrun (tools/dist_train.sh)')
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    backend = dist_cfg.get('backend', 'gloo')
+    if backend == 'nccl':
+        print_log('No GPU: using the gloo backend instead of nccl',
+                  logger='current', level=logging.WARNING)
+        backend = dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        extra = {k: v for k, v in dist_cfg.items()
+                 if k not in ('backend', 'init_backend')}
+        dist.init_process_group(backend=backend, init_method='env://',
+                                **extra)
+    wrapper = cfg.get('model_wrapper_cfg', None)
+    if wrapper is None:
+        wrapper = dict(
+            type='MMDistributedDataParallel',
+            broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper

@@ -1,4 +1,8 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
+from .knn_monitor_hook import KNNMonitorHook
+from .reconstruction_vis_hook import ReconstructionVisHook
 from .weights_only_checkpoint_hook import WeightsOnlyCheckpointHook
 
-__all__ = ['WeightsOnlyCheckpointHook']
+__all__ = [
+    'KNNMonitorHook', 'ReconstructionVisHook', 'WeightsOnlyCheckpointHook'
+]

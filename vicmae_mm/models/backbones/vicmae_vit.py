@@ -6,6 +6,8 @@ import torch
 from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.registry import MODELS
 
+from .fast_vit_block import resolve_checkpointing, run_vit_blocks
+
 
 @MODELS.register_module()
 class ViCMAEViT(MAEViT):
@@ -22,7 +24,11 @@ class ViCMAEViT(MAEViT):
     - masking can be driven by given noise, so two runs (one reference, one
       optimised, or one vs. two processes) can share the exact same masks;
     - the visible-token gather indexes once instead of materialising a
-      ``repeat`` of the index over channels.
+      ``repeat`` of the index over channels;
+    - the masked (pretraining) pass runs its blocks through
+      :func:`~vicmae_mm.models.backbones.fast_vit_block.run_vit_blocks`:
+      the same parameters and computation, with oneDNN fp32 matmuls on CPU,
+      fused residual adds and optional activation checkpointing.
 
     Args:
         arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
@@ -34,6 +40,13 @@ class ViCMAEViT(MAEViT):
         patch_size (int): Patch size. Defaults to 16.
         mask_ratio (float): Fraction of patch tokens dropped, in ``[0, 1)``.
             Defaults to 0.5.
+        fast_path (bool): Run the masked pass with the fast block forward
+            (results equal mmpretrain's up to float rounding). Defaults to
+            True.
+        checkpoint_activations (bool | int): Recompute block activations in
+            backward instead of storing them (masked pass): ``True`` for all
+            blocks, ``k`` for the first ``k``. Saves memory, costs about one
+            extra forward. Defaults to False.
         **kwargs: Other arguments of :class:`MAEViT` (``drop_path_rate``,
             ``norm_cfg``, ``layer_cfgs``, ``init_cfg``...).
     """
@@ -54,6 +67,8 @@ class ViCMAEViT(MAEViT):
                  img_size: Union[int, Sequence[int]] = 224,
                  patch_size: int = 16,
                  mask_ratio: float = 0.5,
+                 fast_path: bool = True,
+                 checkpoint_activations: Union[bool, int] = False,
                  **kwargs) -> None:
         if not 0.0 <= float(mask_ratio) < 1.0:
             raise ValueError(
@@ -77,6 +92,9 @@ class ViCMAEViT(MAEViT):
             raise ValueError('ViCMAEViT: pretraining uses square inputs (the '
                              'sin-cos embedding and MAE head assume it); got '
                              f'img_size {img_size}')
+        self.fast_path = bool(fast_path)
+        self.num_checkpointed = resolve_checkpointing(
+            checkpoint_activations, len(self.layers), 'ViCMAEViT')
 
     def num_visible(self) -> int:
         """Number of patch tokens each sample keeps under masking."""
@@ -151,7 +169,7 @@ class ViCMAEViT(MAEViT):
         cls_token = (self.cls_token + self.pos_embed[:, :1, :]).expand(
             B, -1, -1)
         tokens = torch.cat((cls_token, tokens), dim=1)
-        for layer in self.layers:
-            tokens = layer(tokens)
+        tokens = run_vit_blocks(self.layers, tokens, self.fast_path,
+                                self.num_checkpointed)
         tokens = self.ln1(tokens)
         return tokens, mask, ids_restore

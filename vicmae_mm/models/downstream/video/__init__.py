@@ -1,1 +1,9 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
+"""The pretraining checkpoint in mmaction2: a video ViT registered in
+``mmaction.registry.MODELS`` that loads the image encoder's weights."""
+from .inflated_vision_transformer import InflatedVisionTransformer
+from .inflation import inflate_patch_kernel, split_cls_position
+
+__all__ = [
+    'InflatedVisionTransformer', 'inflate_patch_kernel', 'split_cls_position'
+]

@@ -1,0 +1,188 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Image and video pair datasets behind one index, seeded per sample."""
+import bisect
+from typing import List, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+from mmpretrain.registry import DATASETS
+from torch.utils.data import Dataset
+
+from .robust_fetch import attach_skip_records, fetch_with_retries
+from .sample_seeding import sample_seed, seeded_global_rngs, untag_index
+
+SAMPLE_KINDS = ('image', 'video')
+
+
+@DATASETS.register_module()
+class MixedPairDataset(Dataset):
+    """Concatenate image and video pair datasets for ViC-MAE pretraining.
+
+    Sources are any mmengine datasets whose pipelines end in two views
+    (:class:`VideoFramePairDataset` for videos; mmpretrain's ``ImageNet`` /
+    ``CustomDataset`` with ``LoadImageFromFile → PairedMultiView`` for
+    images). Used with :class:`MixedRatioSampler`, which sets the
+    image:video ratio and yields epoch-tagged indices.
+
+    Determinism: ``dataset[epoch * len(dataset) + i]`` is sample ``i`` of
+    ``epoch``, with ``random``, NumPy and torch seeded from
+    ``(seed, epoch, i, attempt)`` around the pipeline (see
+    :mod:`vicmae_mm.datasets.sample_seeding`). ``seed`` comes from the
+    sampler (the runner's seed) unless given here.
+
+    Bad files in any source are logged, counted and replaced by another
+    item **of the same source** (so the ratio holds), with at most
+    ``max_retries`` replacements (see :mod:`.robust_fetch`).
+
+    Args:
+        datasets (Sequence[dict | Dataset]): The sources.
+        kinds (Sequence[str], optional): ``'image'`` or ``'video'`` per
+            source. Defaults to each dataset's ``SAMPLE_KIND`` (``'video'``
+            for :class:`VideoFramePairDataset`), else ``'image'``.
+        max_retries (int): Replacement items tried after a bad file.
+            Defaults to 10.
+        seed (int, optional): Per-sample seed base. Defaults to None: set
+            by :class:`MixedRatioSampler` from the runner's seed.
+        lazy_init (bool): Do not load the sources' annotations until
+            :meth:`full_init`. Defaults to False.
+    """
+
+    def __init__(self,
+                 datasets: Sequence[Union[dict, Dataset]],
+                 kinds: Optional[Sequence[str]] = None,
+                 max_retries: int = 10,
+                 seed: Optional[int] = None,
+                 lazy_init: bool = False) -> None:
+        if not datasets:
+            raise ValueError('MixedPairDataset: datasets is empty')
+        self.datasets: List[Dataset] = [
+            DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
+        ]
+        for i, d in enumerate(self.datasets):
+            if not (hasattr(d, 'prepare_data')
+                    and hasattr(d, 'get_data_info')):
+                raise TypeError(
+                    f'MixedPairDataset: source {i} ({type(d).__name__}) must '
+                    'be an mmengine BaseDataset (prepare_data/get_data_info)')
+        if kinds is None:
+            kinds = [getattr(d, 'SAMPLE_KIND', 'image') for d in self.datasets]
+        kinds = list(kinds)
+        if len(kinds) != len(self.datasets) or any(k not in SAMPLE_KINDS
+                                                   for k in kinds):
+            raise ValueError(f'MixedPairDataset: kinds must give one of '
+                             f'{SAMPLE_KINDS} per dataset '
+                             f'({len(self.datasets)}), got {kinds!r}')
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f'MixedPairDataset: max_retries must be an int '
+                             f'>= 0, got {max_retries!r}')
+        self.kinds = kinds
+        self.max_retries = max_retries
+        self.seed = seed
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    def full_init(self) -> None:
+        """Load every source's annotations and index the concatenation."""
+        if self._fully_initialized:
+            return
+        sizes = []
+        for i, d in enumerate(self.datasets):
+            if hasattr(d, 'full_init'):
+                d.full_init()
+            if len(d) == 0:
+                raise ValueError(f'MixedPairDataset: source {i} '
+                                 f'({self.source_name(i)}) is empty')
+            sizes.append(len(d))
+        self.cumulative_sizes = [sum(sizes[:i + 1]) for i in range(len(sizes))]
+        self._fully_initialized = True
+
+    @property
+    def metainfo(self) -> dict:
+        """Meta information: the sources' kinds and sizes."""
+        self.full_init()
+        return dict(
+            kinds=list(self.kinds),
+            sizes=[len(d) for d in self.datasets],
+            sources=[self.source_name(i) for i in range(len(self.datasets))])
+
+    def source_name(self, i: int) -> str:
+        """A readable name for source ``i`` (its list file or folder)."""
+        d = self.datasets[i]
+        name = getattr(d, 'ann_file', '') or ''
+        if not name and isinstance(getattr(d, 'data_prefix', None), dict):
+            name = next(iter(d.data_prefix.values()), '') or ''
+        return name or f'{type(d).__name__}[{i}]'
+
+    def set_sample_seed(self, seed: int) -> None:
+        """Set the per-sample seed base (called by the sampler)."""
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        self.full_init()
+        return self.cumulative_sizes[-1]
+
+    def locate(self, idx: int) -> tuple:
+        """``(source, local index)`` of untagged index ``idx``."""
+        self.full_init()
+        if not 0 <= idx < len(self):
+            raise IndexError(f'index {idx} out of range for {len(self)}')
+        source = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[source - 1] if source else 0
+        return source, idx - start
+
+    def indices_of_kind(self, kind: str) -> List[int]:
+        """All untagged indices of sources of ``kind``."""
+        self.full_init()
+        out: List[int] = []
+        start = 0
+        for k, end in zip(self.kinds, self.cumulative_sizes):
+            if k == kind:
+                out.extend(range(start, end))
+            start = end
+        return out
+
+    def __getitem__(self, tagged_idx: int) -> dict:
+        """Sample ``idx`` of ``epoch`` for ``tagged_idx = epoch * len + idx``.
+
+        Raises:
+            RuntimeError: If no seed was set (the indices do not come from
+                :class:`MixedRatioSampler`).
+        """
+        if self.seed is None:
+            raise RuntimeError(
+                'MixedPairDataset has no sample seed: use it with '
+                "sampler=dict(type='MixedRatioSampler'), which yields "
+                'epoch-tagged indices and passes the runner seed, or set '
+                '`seed` in the dataset config (then index it as '
+                'epoch * len(dataset) + i yourself)')
+        epoch, idx = untag_index(tagged_idx, len(self))
+        source, local = self.locate(idx)
+        seed = self.seed
+
+        def attempt_seed(attempt: int):
+            return seeded_global_rngs(sample_seed(seed, epoch, idx, attempt))
+
+        data, records = fetch_with_retries(
+            self.datasets[source],
+            local,
+            self.max_retries,
+            attempt_seed=attempt_seed,
+            source=self.source_name(source))
+        for r in records:
+            r['epoch'] = epoch
+        data = attach_skip_records(data, records)
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if samples is not None and hasattr(samples, 'set_metainfo'):
+            samples.set_metainfo(
+                dict(
+                    sample_kind=self.kinds[source],
+                    sample_epoch=epoch,
+                    mixed_idx=idx))
+        return data
+
+    def get_data_info(self, idx: int) -> dict:
+        """Annotation of untagged index ``idx`` (from its source)."""
+        source, local = self.locate(idx)
+        d = self.datasets[source]
+        info = d.get_data_info(local) if isinstance(d, BaseDataset) else {}
+        return dict(info, sample_kind=self.kinds[source])

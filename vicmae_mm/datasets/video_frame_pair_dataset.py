@@ -1,0 +1,119 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Videos whose samples are pairs of frames (ViC-MAE's video views)."""
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Union
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmpretrain.registry import DATASETS
+
+from .annotation_lists import (VIDEO_EXTENSIONS, parse_annotation_list,
+                               scan_folder)
+from .robust_fetch import attach_skip_records, fetch_with_retries
+
+
+@DATASETS.register_module()
+class VideoFramePairDataset(BaseDataset):
+    """A video dataset for frame-pair pretraining.
+
+    Reads an mmaction2-style annotation list (``relative/path.mp4 [label]``
+    per line: Kinetics, Something-Something, Moments in Time) or, with no
+    ``ann_file``, scans ``data_prefix['video']`` for video files. Each item
+    is a ``dict(filename=..., label=...)`` that a pipeline such as
+    ``OpenVideo → SampleFramePair → DecodeFramePair → PairedMultiView →
+    PackInputs`` turns into two views.
+
+    Nothing is opened when the config is read; the list is parsed when the
+    dataset is built (by the Runner, lazily), and a malformed line raises
+    :class:`AnnotationFormatError` naming the file and line there. Files
+    are not checked up front (millions of stat calls on network storage):
+    a missing or unreadable video is met at load time, then logged, counted
+    and replaced (see :mod:`vicmae_mm.datasets.robust_fetch`).
+
+    Standalone, ``dataset[i]`` draws its randomness from the global RNGs;
+    wrap it in :class:`MixedPairDataset` with :class:`MixedRatioSampler`
+    for per-sample seeding (reproducible, worker-count independent).
+
+    Args:
+        ann_file (str): Annotation list; ``''`` scans the video folder.
+        data_root (str): Root joined to ``ann_file`` and ``data_prefix``.
+        data_prefix (dict): ``dict(video=folder)``.
+        pipeline (Sequence): Transforms.
+        extensions (Sequence[str]): Video extensions for folder scanning.
+        max_retries (int): Replacement items tried after a bad file.
+            Defaults to 10.
+        backend_args (dict, optional): mmengine file backend arguments for
+            reading the list.
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
+            (``lazy_init``, ``serialize_data``, ``indices``, ``test_mode``).
+    """
+
+    #: what :class:`MixedPairDataset` and the sampler call this source
+    SAMPLE_KIND = 'video'
+
+    def __init__(self,
+                 ann_file: str = '',
+                 data_root: str = '',
+                 data_prefix: Union[str, dict] = dict(video=''),
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 extensions: Sequence[str] = VIDEO_EXTENSIONS,
+                 max_retries: int = 10,
+                 backend_args: Optional[dict] = None,
+                 **kwargs) -> None:
+        if isinstance(data_prefix, str):
+            data_prefix = dict(video=data_prefix)
+        if set(data_prefix) != {'video'}:
+            raise ValueError(f'VideoFramePairDataset: data_prefix must be '
+                             f"dict(video=...), got {data_prefix!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f'VideoFramePairDataset: max_retries must be an '
+                             f'int >= 0, got {max_retries!r}')
+        self.extensions = tuple(extensions)
+        self.max_retries = max_retries
+        self.backend_args = backend_args
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            pipeline=list(pipeline),
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Parse the list (or scan the folder) into ``filename``/``label``
+        entries."""
+        prefix = self.data_prefix['video']
+        if self.ann_file:
+            entries = parse_annotation_list(self.ann_file, self.backend_args)
+            source = self.ann_file
+        else:
+            if not prefix:
+                raise ValueError('VideoFramePairDataset: give ann_file or '
+                                 "data_prefix=dict(video=<folder>) to scan")
+            entries = [(p, -1) for p in scan_folder(prefix, self.extensions)]
+            source = prefix
+        if not entries:
+            raise ValueError(f'VideoFramePairDataset: no videos in {source}')
+        return [
+            dict(filename=osp.join(prefix, rel), label=label)
+            for rel, label in entries
+        ]
+
+    def __getitem__(self, idx: int) -> dict:
+        """The processed sample ``idx``; bad files are replaced (counted in
+        the sample's ``skipped_samples`` meta)."""
+        if not self._fully_initialized:
+            self.full_init()
+        if self.test_mode:
+            return self.prepare_data(idx)
+        data, records = fetch_with_retries(
+            self, int(idx), self.max_retries, source=self._source_name())
+        return attach_skip_records(data, records)
+
+    def _source_name(self) -> str:
+        return self.ann_file or self.data_prefix['video'] or type(
+            self).__name__
+
+    def get_labels(self) -> np.ndarray:
+        """Labels of all items (-1 where the list has none)."""
+        return np.array(
+            [self.get_data_info(i)['label'] for i in range(len(self))])
