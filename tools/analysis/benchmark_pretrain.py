@@ -93,6 +93,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='print the torch.profiler table of one step of "ours"')
     parser.add_argument('--peak-size', type=int, default=4096,
                         help='square matmul size for the peak measurement')
+    parser.add_argument(
+        '--no-malloc-tuning', action='store_true',
+        help='keep glibc\'s default trimming (see keep_freed_memory_in_'
+        'process in vicmae_mm/utils/runner_setup.py)')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
@@ -435,6 +439,10 @@ def main(argv=None) -> dict:
         return {}
 
     load_start = loadavg()
+    malloc_tuned = False
+    if args.device == 'cpu' and not args.no_malloc_tuning:
+        from vicmae_mm.utils.runner_setup import keep_freed_memory_in_process
+        malloc_tuned = keep_freed_memory_in_process()
     cfg = load_config(args)
     model = build_model(cfg, args.device)
     wrappers = build_wrappers(cfg, model, args)
@@ -448,8 +456,10 @@ def main(argv=None) -> dict:
           f'{size}  torch {torch.__version__}')
     print(f'encoder: {type(model.backbone).__name__}  decoder: '
           f'{type(model.neck).__name__}  optimizer: '
-          f'{type(wrappers["fp32"].optimizer).__name__}  amp: '
-          f'{args.dtype if args.amp else "off"}')
+          f'{type(wrappers["fp32"].optimizer).__name__} (fused: '
+          f'{wrappers["fp32"].optimizer.defaults.get("fused")})  amp: '
+          f'{args.dtype if args.amp else "off"}  malloc tuning: '
+          f'{malloc_tuned}')
     print(f'analytic FLOPs per step: {flops["total"] / 1e9:.2f} G '
           f'(forward {flops["forward"] / 1e9:.2f} G)')
 
