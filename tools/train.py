@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 import vicmae_mm  # noqa: F401  (registers components, applies compat fixes)
 from vicmae_mm.utils import trust_checkpoint
+from vicmae_mm.utils.resume import find_resume_checkpoint
 from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
                                           use_amp)
 
@@ -84,10 +85,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_dataloader = None
         cfg.val_evaluator = None
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
+    if args.resume is not None and args.resume != 'auto':
         cfg.resume = True
         cfg.load_from = args.resume
 
@@ -108,6 +106,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.resume == 'auto':
+        # newest *complete* checkpoint of the work dir (mmengine would trust
+        # `last_checkpoint` even when a kill left it empty or dangling)
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
     ensure_weights_only_checkpoints(cfg)
     return cfg
 

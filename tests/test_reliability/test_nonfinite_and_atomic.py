@@ -75,3 +75,31 @@ def test_atomic_backend_used_by_checkpoint_hook(tmp_path):
     assert isinstance(backend, AtomicLocalBackend)
     backend.put_text('iter_2.pth', str(tmp_path / 'last_checkpoint'))
     assert (tmp_path / 'last_checkpoint').read_text() == 'iter_2.pth'
+
+
+def test_atomic_write_cleans_stale_tmp_and_keeps_umask_mode(tmp_path):
+    stale = tmp_path / '.iter_2.pth.abc123.tmp'
+    stale.write_bytes(b'half a checkpoint from a killed write')
+    backend = AtomicLocalBackend()
+    backend.put(b'data', str(tmp_path / 'iter_2.pth'))
+    assert not stale.exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = os.stat(tmp_path / 'iter_2.pth').st_mode & 0o777
+    assert mode == 0o666 & ~umask
+
+
+def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
+    from vicmae_mm.utils.resume import find_resume_checkpoint
+    work = tmp_path
+    assert find_resume_checkpoint(str(work)) is None
+    for it in (2, 4):
+        torch.save({'meta': {'iter': it}}, str(work / f'iter_{it}.pth'))
+    (work / 'iter_6.pth').write_bytes(b'PK\x03\x04 truncated')
+    last = work / 'last_checkpoint'
+    last.write_text(str(work / 'iter_4.pth'))
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_4.pth')
+    for broken in ('', str(work / 'iter_6.pth'), str(work / 'gone.pth')):
+        last.write_text(broken)
+        # newest complete checkpoint, skipping the truncated iter_6
+        assert find_resume_checkpoint(str(work)) == str(work / 'iter_4.pth')

@@ -87,7 +87,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='also time ours with every block checkpointed (ours-ckpt)')
     parser.add_argument(
         '--memory', action='store_true',
-        help='measure the peak memory of every variant')
+        help='peak tensor memory of a step of every variant (PyTorch '
+        'profiler memory timeline; CUDA: allocator peak)')
+    parser.add_argument(
+        '--rss', action='store_true',
+        help='also peak RSS of a step of every variant, each in a fresh '
+        'process (CPU)')
     parser.add_argument(
         '--profile', action='store_true',
         help='print the torch.profiler table of one step of "ours"')
@@ -358,34 +363,23 @@ def return_freed_memory_to_os() -> None:
 
 
 def memory_child(args) -> None:
-    """Run in a fresh process: peak memory of one variant's step."""
-    if args.device == 'cpu':
-        return_freed_memory_to_os()
+    """Run in a fresh process: peak RSS of one CPU step of one variant."""
+    import resource
+    return_freed_memory_to_os()
     cfg = load_config(args)
-    model = build_model(cfg, args.device)
+    model = build_model(cfg, 'cpu')
     wrappers = build_wrappers(cfg, model, args)
     variant = build_variants(model, wrappers, args, [args.memory_child])[0]
     loader = SyntheticPairs(args.batch, model.backbone.img_size[0])
     with variant.active():
-        train_step(model, variant, loader, args.device)  # optimizer state
-        if args.device == 'cuda':
-            torch.cuda.reset_peak_memory_stats()
-            before = torch.cuda.memory_allocated()
-            train_step(model, variant, loader, args.device)
-            result = dict(kind='CUDA allocator peak',
-                          before=before,
-                          peak=torch.cuda.max_memory_allocated())
-        else:
-            sampler = RSSSampler()
-            before = sampler.rss()
-            with sampler:
-                train_step(model, variant, loader, args.device)
-            import resource
-            result = dict(
-                kind='peak RSS (sampled 1 ms, glibc mmap threshold 64 KiB)',
-                before=before, peak=sampler.peak,
-                maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss *
-                1024)
+        train_step(model, variant, loader, 'cpu')  # creates optimizer state
+        sampler = RSSSampler()
+        before = sampler.rss()
+        with sampler:
+            train_step(model, variant, loader, 'cpu')
+    result = dict(
+        before=before, peak=sampler.peak,
+        maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print('MEMORY_JSON ' + json.dumps(result), flush=True)
 
 
@@ -406,6 +400,63 @@ def measure_memory(args, names: List[str]) -> Dict[str, dict]:
             raise RuntimeError(f'memory measurement of {name} failed:\n'
                                f'{proc.stderr[-3000:]}')
         out[name] = json.loads(line[-1][len('MEMORY_JSON '):])
+    return out
+
+
+def state_bytes(model, optimizer) -> int:
+    """Bytes of parameters, buffers and optimizer state (what a step keeps
+    between iterations, gradients excluded: they are freed by zero_grad)."""
+    seen, total = set(), 0
+    tensors = list(model.parameters()) + list(model.buffers())
+    for state in optimizer.state.values():
+        tensors += [v for v in state.values() if torch.is_tensor(v)]
+    for t in tensors:
+        key = t.untyped_storage().data_ptr()
+        if key not in seen:
+            seen.add(key)
+            total += t.untyped_storage().nbytes()
+    return total
+
+
+def report_memory(model, variants, loader, args) -> Dict[str, dict]:
+    """Print and return the peak memory of one step of every variant."""
+    from vicmae_mm.analysis.memory import allocation_peak
+    out = {name: {} for name in (v.name for v in variants)}
+    mib = 2**20
+    if args.memory:
+        print('peak tensor memory of one training step, MiB (profiler '
+              'memory timeline; "state" = parameters, buffers, AdamW state)')
+        for v in variants:
+            with v.active():
+                static = state_bytes(model, v.wrapper.optimizer)
+                if args.device == 'cuda':
+                    torch.cuda.reset_peak_memory_stats()
+                    before = torch.cuda.memory_allocated()
+                    train_step(model, v, loader, args.device)
+                    step = torch.cuda.max_memory_allocated() - before
+                else:
+                    step = allocation_peak(
+                        lambda: train_step(model, v, loader, args.device),
+                        args.device)['peak']
+            out[v.name].update(state=static, step_peak=step)
+            print(f'  {v.name:<14} state {static / mib:8.0f}   step peak '
+                  f'above state {step / mib:8.0f}   total '
+                  f'{(static + step) / mib:8.0f}')
+        if 'ours-ckpt' in out:
+            a, b = out['ours'], out['ours-ckpt']
+            print('activation checkpointing: step peak -'
+                  f'{100 * (1 - b["step_peak"] / a["step_peak"]):.0f}%, '
+                  'total -'
+                  f'{100 * (1 - (b["state"] + b["step_peak"]) / (a["state"] + a["step_peak"])):.0f}%')  # noqa: E501
+    if args.rss and args.device == 'cpu':
+        rss = measure_memory(args, list(out))
+        print('peak RSS of one step (fresh process per variant, sampled '
+              'every 1 ms, glibc mmap threshold 64 KiB), MiB:')
+        for name, m in rss.items():
+            out[name].update(rss_before=m['before'], rss_peak=m['peak'])
+            print(f'  {name:<14} peak {m["peak"] / mib:8.0f}   before step '
+                  f'{m["before"] / mib:8.0f}   step peak above it '
+                  f'{(m["peak"] - m["before"]) / mib:8.0f}')
     return out
 
 
@@ -516,7 +567,8 @@ def main(argv=None) -> dict:
     print('\nmatmul peak (GFLOP/s, median of rounds): ' + '; '.join(
         f'{kind}: ' + ', '.join(f'{b} {r:.0f}' for b, r in p.items())
         for kind, p in peak.items()))
-    header = (f'{"variant":<14}{"pairs/s":>9}{"step ms":>9}' +
+    print('(medians over every timed step; "best ms" is the fastest step)')
+    header = (f'{"variant":<14}{"pairs/s":>9}{"step ms":>9}{"best ms":>9}' +
               ''.join(f'{s:>10}' for s in SPLITS) +
               f'{"GFLOP/s":>9}{"%peak":>7}{"%fp32pk":>8}')
     print(header)
@@ -533,34 +585,34 @@ def main(argv=None) -> dict:
             frac_fp32_peak=gflops / peak['fp32']['best'],
             steps=len(rows), step_totals=[r['total'] for r in rows],
             losses=first_losses[v.name])
-        print(f'{v.name:<14}{pairs:>9.3f}{med["total"] * 1e3:>9.0f}' +
+        best = min(r['total'] for r in rows)
+        print(f'{v.name:<14}{pairs:>9.3f}{med["total"] * 1e3:>9.0f}'
+              f'{best * 1e3:>9.0f}' +
               ''.join(f'{med[s] * 1e3:>10.0f}' for s in SPLITS) +
               f'{gflops:>9.1f}{100 * gflops / ref_peak:>7.1f}'
               f'{100 * gflops / peak["fp32"]["best"]:>8.1f}')
-    base = results['variants']['ours']['pairs_per_s']
-    for v in variants[1:]:
-        other = results['variants'][v.name]['pairs_per_s']
-        print(f'ours / {v.name}: {base / other:.2f}x pairs/s')
+    speed = {k: r['pairs_per_s'] for k, r in results['variants'].items()}
+    results['speedups'] = {}
+    for base in ('reference', 'ours-fp32'):
+        if base not in speed:
+            continue
+        for name, value in speed.items():
+            if name != base:
+                ratio = value / speed[base]
+                results['speedups'][f'{name} / {base}'] = ratio
+                print(f'{name} / {base}: {ratio:.2f}x pairs/s')
+    for name in ('ours-ckpt', 'ours-compiled'):
+        if name in speed:
+            ratio = speed[name] / speed['ours']
+            results['speedups'][f'{name} / ours'] = ratio
+            print(f'{name} / ours: {ratio:.2f}x pairs/s')
     print('first-step losses (same batch, same masks):')
     for name, losses in first_losses.items():
         print(f'  {name:<14}' + '  '.join(f'{k} {val:.6f}'
                                            for k, val in losses.items()))
 
-    if args.memory:
-        mem = measure_memory(args, [v.name for v in variants])
-        results['memory'] = mem
-        kind = next(iter(mem.values()))['kind']
-        print(f'memory ({kind}), MiB:')
-        for name, m in mem.items():
-            print(f'  {name:<14} peak {m["peak"] / 2**20:8.0f}   before step '
-                  f'{m["before"] / 2**20:8.0f}   step peak above it '
-                  f'{(m["peak"] - m["before"]) / 2**20:8.0f}')
-        if 'ours-ckpt' in mem:
-            a, b = mem['ours'], mem['ours-ckpt']
-            print('activation checkpointing: peak -'
-                  f'{100 * (1 - b["peak"] / a["peak"]):.0f}%, step peak '
-                  'above resident state -'
-                  f'{100 * (1 - (b["peak"] - b["before"]) / (a["peak"] - a["before"])):.0f}%')  # noqa: E501
+    if args.memory or args.rss:
+        results['memory'] = report_memory(model, variants, loader, args)
 
     if args.profile:
         from torch.profiler import ProfilerActivity, profile

@@ -16,6 +16,7 @@ import logging
 from contextlib import nullcontext
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import cv2
 import numpy as np
 from mmengine.logging import print_log
 
@@ -28,6 +29,9 @@ _MMCV_BAD_IMAGE = 'failed to load image'
 
 def _is_bad_input(err: BaseException) -> bool:
     if isinstance(err, (SampleLoadError, OSError)):
+        return True
+    # OpenCV could not decode the file's bytes (e.g. a 0-byte image)
+    if isinstance(err, cv2.error) and 'imdecode' in str(err):
         return True
     return isinstance(err,
                       AssertionError) and str(err).startswith(_MMCV_BAD_IMAGE)

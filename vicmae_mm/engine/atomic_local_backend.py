@@ -1,5 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """A local file backend whose writes are atomic."""
+import glob
 import os
 import os.path as osp
 import tempfile
@@ -37,14 +38,21 @@ class AtomicLocalBackend(LocalBackend):
         filepath = str(filepath)
         folder = osp.dirname(osp.abspath(filepath))
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            dir=folder, prefix='.' + osp.basename(filepath) + '.',
-            suffix='.tmp')
+        prefix = '.' + osp.basename(filepath) + '.'
+        # leftovers of writes killed earlier (never valid files)
+        for stale in glob.glob(osp.join(glob.escape(folder),
+                                        glob.escape(prefix) + '*.tmp')):
+            os.remove(stale)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix='.tmp')
         try:
             with os.fdopen(fd, mode) as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            # mkstemp creates 0600; give the file the usual open() mode
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, filepath)
         except BaseException:
             if osp.exists(tmp):

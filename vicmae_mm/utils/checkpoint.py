@@ -24,7 +24,7 @@ What the toolkit saves needs none of that: see
 import os
 import os.path as osp
 import pickle
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
 import torch
@@ -133,11 +133,37 @@ def safe_load_checkpoint(filename: str, map_location: Any = None) -> Any:
     return safe_torch_load(filename, map_location)
 
 
+def safe_load_url(url: str,
+                  model_dir: Optional[str] = None,
+                  map_location: Any = None,
+                  progress: bool = True,
+                  **kwargs) -> Any:
+    """mmengine's ``load_url`` with the weights-only policy.
+
+    ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://``
+    checkpoints are downloaded to torch's hub cache as torch does, then the
+    cached file is loaded with :func:`safe_torch_load` (torch's own
+    ``load_state_dict_from_url`` defaults to ``weights_only=False``).
+    """
+    from urllib.parse import urlparse
+
+    from torch.hub import download_url_to_file, get_dir
+    model_dir = model_dir or osp.join(get_dir(), 'checkpoints')
+    os.makedirs(model_dir, exist_ok=True)
+    cached = osp.join(model_dir, osp.basename(urlparse(url).path))
+    if not osp.exists(cached):
+        download_url_to_file(url, cached, None, progress=progress)
+    return safe_torch_load(cached, map_location)
+
+
 def register_safe_local_loader() -> None:
-    """Make mmengine load local files with :func:`safe_load_checkpoint`."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(
+    """Make mmengine load local files with :func:`safe_load_checkpoint`
+    and remote ones with :func:`safe_load_url`."""
+    from mmengine.runner import checkpoint as mmengine_checkpoint
+    mmengine_checkpoint.CheckpointLoader.register_scheme(
         prefixes='', loader=safe_load_checkpoint, force=True)
+    # the remote schemes download, then call this module-level name
+    mmengine_checkpoint.load_url = safe_load_url
 
 
 def _to_plain(obj: Any) -> Any:

@@ -3,7 +3,7 @@
 
     python tests/test_reliability/bad_inputs/make_corpus.py
 
-The layout matches ``tests/test_reliability/configs/pretrain_tiny_mixed_pairs.py``
+The layout is the one ``../configs/pretrain_tiny_mixed_pairs.py`` reads
 (``videos.txt`` + ``videos/``, ``images.txt`` + ``images/``), so one tiny
 pretraining Runner reads the whole corpus. Every bad file sits next to a
 few good ones; ``lists/`` holds malformed annotation lists. The table of
@@ -57,8 +57,10 @@ def write_videos(folder: str) -> list:
         0, 256, 64, dtype=np.uint8).tobytes()
     with open(osp.join(folder, 'corrupt_header.mp4'), 'wb') as f:
         f.write(bytes(corrupt))
-    names = ['good_0', 'zero_bytes', 'good_1', 'truncated', 'corrupt_header',
-             'good_2', 'one_frame', 'shorter_than_gap', 'missing']
+    names = [
+        'good_0', 'zero_bytes', 'good_1', 'truncated', 'corrupt_header',
+        'good_2', 'one_frame', 'shorter_than_gap', 'missing'
+    ]
     return [f'{name}.mp4 {i % 2}' for i, name in enumerate(names)]
 
 
@@ -71,18 +73,18 @@ def write_images(folder: str) -> list:
     cv2.imwrite(osp.join(folder, 'gray.png'), gray)
     rgba = np.dstack([_frame(2, 2), np.full((SIZE, SIZE), 128, np.uint8)])
     cv2.imwrite(osp.join(folder, 'rgba.png'), rgba)
-    cv2.imwrite(osp.join(folder, 'gray16.png'),
-                gray.astype(np.uint16) * 257)
+    cv2.imwrite(osp.join(folder, 'gray16.png'), gray.astype(np.uint16) * 257)
     # 12x10: smaller than the 32-pixel crop
-    cv2.imwrite(osp.join(folder, 'smaller_than_crop.png'),
-                _frame(3, 3)[:10, :12])
+    cv2.imwrite(
+        osp.join(folder, 'smaller_than_crop.png'),
+        _frame(3, 3)[:10, :12])
     open(osp.join(folder, 'zero_bytes.png'), 'wb').close()
     with open(osp.join(folder, 'corrupt.png'), 'wb') as f:
         f.write(b'\x89PNG\r\n\x1a\n' + b'not really a png' * 4)
     return [
         'good_0.png', 'gray.png', 'zero_bytes.png', 'good_1.png', 'rgba.png',
-        'corrupt.png', 'good_2.png', 'gray16.png', 'missing.png',
-        'good_3.png', 'smaller_than_crop.png'
+        'corrupt.png', 'good_2.png', 'gray16.png', 'missing.png', 'good_3.png',
+        'smaller_than_crop.png'
     ]
 
 

@@ -12,8 +12,7 @@ view_pipeline = [
     dict(type='RandomResizedCrop', scale=32, crop_ratio_range=(0.5, 1.0)),
     dict(type='RandomFlip', prob=0.5),
 ]
-meta_keys = ('sample_idx', 'img_path', 'filename', 'frame_inds',
-             'gap_clamped')
+meta_keys = ('sample_idx', 'img_path', 'filename', 'frame_inds', 'gap_clamped')
 train_dataloader = dict(
     _delete_=True,
     batch_size=4,

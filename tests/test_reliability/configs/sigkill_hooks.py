@@ -33,7 +33,10 @@ class SigkillAfterIterHook(Hook):
     def __init__(self, after_iter: int) -> None:
         self.after_iter = int(after_iter)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         if runner.iter + 1 == self.after_iter:
             _sigkill_self()

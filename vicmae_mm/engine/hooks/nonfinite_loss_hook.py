@@ -26,9 +26,9 @@ class NonFiniteLossHook(Hook):
     ``CheckpointHook``, no checkpoint of the poisoned weights is written and
     the last good one stays intact.
 
-    Under AMP (``AmpOptimWrapper`` with a dynamic loss scale, or
-    ``CPUAmpOptimWrapper``), the optimizer skips steps with non-finite
-    gradients; such iterations are counted (``train/nonfinite_skipped`` in
+    Under AMP with loss scaling (``AmpOptimWrapper``), the optimizer skips
+    steps with non-finite gradients (so does ``CPUAmpOptimWrapper`` when
+    its ``skip_nonfinite`` attribute is set); such iterations are counted (``train/nonfinite_skipped`` in
     the logs) and training goes on, unless more than ``max_skips`` happen in
     a row, which means divergence rather than overflow.
 
@@ -50,8 +50,9 @@ class NonFiniteLossHook(Hook):
     @staticmethod
     def _amp_skips_bad_steps(runner) -> bool:
         wrapper = runner.optim_wrapper
-        return type(wrapper).__name__ in ('AmpOptimWrapper',
-                                          'CPUAmpOptimWrapper')
+        if getattr(wrapper, 'skip_nonfinite', False):
+            return True
+        return type(wrapper).__name__ == 'AmpOptimWrapper'
 
     def after_train_iter(self,
                          runner,

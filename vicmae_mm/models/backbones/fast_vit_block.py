@@ -20,8 +20,8 @@ runs such a block with
 Blocks that use something this path does not implement (layer scale,
 non-zero dropout / drop-path while training, ``qk_scale``, ``v_shortcut``,
 another FFN or norm) run their own ``forward``: the fast path never changes
-what is computed, only how. Under autocast, on GPUs or without oneDNN the
-matmuls fall back to ``F.linear``.
+what is computed, only how. Under autocast, under ``torch.compile``, on GPUs
+or without oneDNN the matmuls fall back to ``F.linear``.
 """
 from typing import Optional, Sequence, Union
 
@@ -105,10 +105,13 @@ def fast_linear(x: torch.Tensor,
     Returns:
         torch.Tensor: ``(..., out_features)``.
     """
+    # under torch.compile, Inductor lowers this oneDNN op only for constant
+    # (inference) weights: let it compile F.linear instead
     if (_ONEDNN and x.device.type == 'cpu' and x.dtype == torch.float32
             and weight.dtype == torch.float32
             and (residual is None or residual.dtype == torch.float32)
-            and not torch.is_autocast_enabled('cpu')):
+            and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling()):
         return _OneDNNLinear.apply(x, weight, bias, residual)
     out = F.linear(x, weight, bias)
     return out if residual is None else residual + out
