@@ -11,7 +11,7 @@ import vicmae_mm  # noqa: F401  (registers components, applies compat fixes)
 from vicmae_mm.utils import trust_checkpoint
 from vicmae_mm.utils.resume import find_resume_checkpoint
 from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
-                                          use_amp)
+                                          prepare_cpu_distributed, use_amp)
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,6 +121,8 @@ def main() -> None:
         trust_checkpoint(path)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    # torchrun without GPUs: gloo process group, DDP without device_ids
+    prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

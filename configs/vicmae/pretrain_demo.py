@@ -38,16 +38,20 @@ model = dict(
     projector=dict(
         in_channels=arch['embed_dims'], hid_channels=256, out_channels=64))
 
-# The released view pipelines (_base_/datasets/pair_view_pipelines.py) with
-# the crop output at img_size and the blur sigma scaled by img_size / 224.
+# The released view pipelines (_base_/datasets/pair_view_pipelines.py) at
+# the demo's size: crops output img_size px and keep at least 35% of the
+# image (the released 8% of a 224 px photo is an 18 px crop; 8% of a 32 px
+# digit canvas would be a 9 px piece of one stroke), blur sigma scaled by
+# img_size / 224.
+crop = dict(scale=img_size, crop_ratio_range=(0.35, 1.0))
 view_pipeline1 = [
-    dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else
+    dict(t, **crop) if t['type'] == 'RandomResizedCrop' else
     dict(t, magnitude_range=tuple(
         m * img_size / 224 for m in t['magnitude_range']))
     if t['type'] == 'GaussianBlur' else t for t in _base_.view_pipeline1
 ]
 view_pipeline2 = [
-    dict(t, scale=img_size) if t['type'] == 'RandomResizedCrop' else t
+    dict(t, **crop) if t['type'] == 'RandomResizedCrop' else t
     for t in _base_.view_pipeline2
 ]
 frame_pair_pipeline = [
@@ -61,12 +65,19 @@ image_pair_pipeline = [
     for t in _base_.image_pair_pipeline
 ]
 
+batch_size = 64
+max_iters = 1000
+warmup_iters = 100
 train_dataloader = dict(
-    batch_size=64,
-    num_workers=1,
+    batch_size=batch_size,
+    num_workers=2,
     persistent_workers=True,
     pin_memory=False,
-    sampler=dict(type='MixedRatioSampler', image_video_ratio=(1, 1)),
+    # one sampler epoch = the whole run (no dataloader restarts)
+    sampler=dict(
+        type='MixedRatioSampler',
+        image_video_ratio=(1, 1),
+        samples_per_epoch=max_iters * batch_size),
     dataset=dict(
         type='MixedPairDataset',
         datasets=[
@@ -88,10 +99,14 @@ train_dataloader = dict(
         ],
         max_retries=10))
 
-# Released optimiser; lr for this batch in a short run.
-max_iters = 1000
-warmup_iters = 100
-optim_wrapper = dict(optimizer=dict(lr=1.5e-3))
+# Released optimiser (AdamW, no decay on norms / biases / tokens) in fp32
+# (a CPU-sized model gains nothing from bf16 autocast); lr for this batch in
+# a short run.
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(_base_.optim_wrapper.optimizer, lr=1.5e-3),
+    paramwise_cfg=_base_.optim_wrapper.paramwise_cfg)
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -109,7 +124,34 @@ param_scheduler = [
 ]
 train_cfg = dict(
     _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters)
-auto_scale_lr = dict(base_batch_size=64)
+auto_scale_lr = dict(base_batch_size=batch_size)
+
+# What the demo shows while it trains: reconstruction grids (original /
+# masked / reconstruction, images and video frame pairs) written by the
+# visualizer, and kNN top-1 of the pooled features on the labelled digit
+# images (train split = memory bank, val split = queries).
+knn_loader = dict(
+    batch_size=256,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(
+        type='CustomDataset',
+        data_root=data_root + 'images',
+        pipeline=[dict(type='LoadImageFromFile'),
+                  dict(type='PackInputs')]))
+custom_hooks = _base_.custom_hooks + [
+    dict(type='ReconstructionVisHook', interval=250, num_samples=4),
+    dict(
+        type='KNNMonitorHook',
+        interval=250,
+        train_dataloader=dict(
+            knn_loader, dataset=dict(knn_loader['dataset'],
+                                     ann_file='train.txt')),
+        val_dataloader=dict(
+            knn_loader, dataset=dict(knn_loader['dataset'],
+                                     ann_file='val.txt'))),
+]
 
 default_hooks = dict(
     logger=dict(interval=50),

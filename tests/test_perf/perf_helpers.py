@@ -15,8 +15,10 @@ IMG, PATCH = 32, 8
 NUM_PATCHES = (IMG // PATCH)**2
 
 
-def tiny_model_cfg(enc_layers: int = 3, dec_layers: int = 2,
-                   decoder: str = 'ViCMAEPretrainDecoder', **overrides):
+def tiny_model_cfg(enc_layers: int = 3,
+                   dec_layers: int = 2,
+                   decoder: str = 'ViCMAEPretrainDecoder',
+                   **overrides):
     """The tests' tiny ViC-MAE config, a little deeper, with the fast
     decoder; ``overrides`` are set on ``model.backbone`` (``bb_*``),
     ``model.neck`` (``neck_*``) or ``model``."""

@@ -18,8 +18,8 @@ def _ours(model):
 def test_checkpointing_keeps_losses_and_gradients(enc, dec):
     plain = build(tiny_model_cfg())
     ckpt = build(
-        tiny_model_cfg(bb_checkpoint_activations=enc,
-                       neck_checkpoint_activations=dec),
+        tiny_model_cfg(
+            bb_checkpoint_activations=enc, neck_checkpoint_activations=dec),
         state_dict=plain.state_dict())
     assert ckpt.backbone.num_checkpointed == (3 if enc is True else enc)
     assert ckpt.neck.num_checkpointed == (2 if dec is True else int(dec))
@@ -27,23 +27,28 @@ def test_checkpointing_keeps_losses_and_gradients(enc, dec):
     assert_same(
         loss_and_grads(_ours(ckpt), ckpt, views, noise),
         loss_and_grads(_ours(plain), plain, views, noise),
-        rtol=1e-6, atol=1e-7)
+        rtol=1e-6,
+        atol=1e-7)
 
 
 def test_checkpointing_lowers_peak_tensor_memory():
     cfg = tiny_model_cfg(enc_layers=4, dec_layers=2)
     plain = build(cfg)
     ckpt = build(
-        tiny_model_cfg(enc_layers=4, dec_layers=2,
-                       bb_checkpoint_activations=True,
-                       neck_checkpoint_activations=True),
+        tiny_model_cfg(
+            enc_layers=4,
+            dec_layers=2,
+            bb_checkpoint_activations=True,
+            neck_checkpoint_activations=True),
         state_dict=plain.state_dict())
     views, noise = pair_and_noise(b=16)
 
     def step(model):
+
         def run():
             losses = model.loss(views, mask_noise=noise)
             (losses['loss_rec'] + losses['loss_nce']).backward()
+
         model.zero_grad(set_to_none=True)
         return allocation_peak(run)
 
@@ -58,5 +63,9 @@ def test_checkpointing_lowers_peak_tensor_memory():
 def test_bad_checkpointing_value(value):
     with pytest.raises(ValueError, match='checkpoint_activations'):
         MODELS.build(
-            dict(type='ViCMAEViT', arch=TINY_ARCH, img_size=32, patch_size=8,
-                 checkpoint_activations=value))
+            dict(
+                type='ViCMAEViT',
+                arch=TINY_ARCH,
+                img_size=32,
+                patch_size=8,
+                checkpoint_activations=value))

@@ -26,10 +26,9 @@ def test_benchmark_runs_all_variants(tmp_path, capsys):
     out = str(tmp_path / 'bench.json')
     results = tool.main([
         TINY_PRETRAIN_CFG, '--batch', '8', '--steps', '1', '--repeats', '1',
-        '--warmup', '0', '--peak-size', '128',
-        '--reference', '--checkpoint-activations', '--memory',
-        '--no-malloc-tuning', '--json', out, '--cfg-options',
-        'model.neck.type=ViCMAEPretrainDecoder'
+        '--warmup', '0', '--peak-size', '128', '--reference',
+        '--checkpoint-activations', '--memory', '--no-malloc-tuning', '--json',
+        out, '--cfg-options', 'model.neck.type=ViCMAEPretrainDecoder'
     ])
     printed = capsys.readouterr().out
     assert 'ours / reference' in printed and 'GFLOP/s' in printed
@@ -43,12 +42,12 @@ def test_benchmark_runs_all_variants(tmp_path, capsys):
                 value, rel=1e-5, abs=1e-6), (name, key)
     # FLOPs are the analytic count of the configured model
     model = build(tiny_model_cfg(enc_layers=2, dec_layers=1))
-    assert results['flops']['total'] == vicmae_step_flops(model,
-                                                          8)['total']
+    assert results['flops']['total'] == vicmae_step_flops(model, 8)['total']
     for r in variants.values():
         assert r['pairs_per_s'] > 0 and r['gflops'] > 0
-        assert set(r['step_s']) >= {'data', 'forward', 'backward',
-                                    'optimizer', 'total'}
+        assert set(r['step_s']) >= {
+            'data', 'forward', 'backward', 'optimizer', 'total'
+        }
     assert results['matmul_peak_gflops']['fp32']['best'] > 0
     # checkpointing stores fewer activations in the same run
     mem = results['memory']

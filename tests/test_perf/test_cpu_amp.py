@@ -19,8 +19,10 @@ from vicmae_mm.utils.runner_setup import use_amp
 def test_wrapper_autocasts_and_stays_within_bf16_noise():
     model = build(tiny_model_cfg())
     views, noise = pair_and_noise(b=8)
-    fp32 = {k: v.detach() for k, v in
-            model.loss(views, mask_noise=noise).items()}
+    fp32 = {
+        k: v.detach()
+        for k, v in model.loss(views, mask_noise=noise).items()
+    }
     wrapper = CPUAmpOptimWrapper(
         optimizer=torch.optim.AdamW(model.parameters(), lr=1e-3))
     seen = []
@@ -40,10 +42,11 @@ def test_wrapper_autocasts_and_stays_within_bf16_noise():
     for name, param in model.named_parameters():
         assert param.dtype == torch.float32, name
         assert torch.isfinite(param).all(), name
-    moved = [n for n, p in model.named_parameters() if p.requires_grad
-             and not torch.equal(p, before[n])]
-    assert len(moved) > 0.9 * sum(p.requires_grad
-                                  for p in model.parameters())
+    moved = [
+        n for n, p in model.named_parameters()
+        if p.requires_grad and not torch.equal(p, before[n])
+    ]
+    assert len(moved) > 0.9 * sum(p.requires_grad for p in model.parameters())
 
 
 @pytest.mark.parametrize('kind, extra', [
@@ -53,8 +56,10 @@ def test_wrapper_autocasts_and_stays_within_bf16_noise():
 def test_amp_flag_picks_cpu_wrapper(kind, extra):
     if torch.cuda.is_available():
         pytest.skip('the CPU mapping applies on machines without a GPU')
-    cfg = Config(dict(optim_wrapper=dict(
-        type=kind, optimizer=dict(type='AdamW', lr=1e-3), **extra)))
+    cfg = Config(
+        dict(
+            optim_wrapper=dict(
+                type=kind, optimizer=dict(type='AdamW', lr=1e-3), **extra)))
     use_amp(cfg, True)
     assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
     assert 'loss_scale' not in cfg.optim_wrapper
@@ -65,7 +70,8 @@ def test_bad_dtype():
     with pytest.raises(ValueError, match='dtype'):
         CPUAmpOptimWrapper(
             optimizer=torch.optim.SGD([torch.nn.Parameter(torch.ones(1))],
-                                      lr=0.1), dtype='int8')
+                                      lr=0.1),
+            dtype='int8')
 
 
 def test_train_py_amp_trains_on_cpu(tmp_path):
@@ -73,10 +79,14 @@ def test_train_py_amp_trains_on_cpu(tmp_path):
     write_images(data, num=8)
     work = str(tmp_path / 'work')
     proc = subprocess.run([
-        sys.executable, osp.join(REPO_ROOT, 'tools', 'train.py'),
-        TINY_PRETRAIN_CFG, '--amp', '--work-dir', work, '--cfg-options',
+        sys.executable,
+        osp.join(REPO_ROOT, 'tools', 'train.py'), TINY_PRETRAIN_CFG, '--amp',
+        '--work-dir', work, '--cfg-options',
         f'train_dataloader.dataset.data_root={data}', 'train_cfg.max_iters=2'
-    ], cwd=REPO_ROOT, capture_output=True, text=True)
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert 'CPUAmpOptimWrapper' in out

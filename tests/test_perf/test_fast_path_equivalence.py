@@ -21,8 +21,10 @@ def _ours(model):
 
 @pytest.mark.parametrize('overrides', [
     dict(),
-    dict(bb_mask_ratio=0.75, pool_neck=dict(
-        type='TokenPoolingNeck', in_channels=32, pool_type='gem')),
+    dict(
+        bb_mask_ratio=0.75,
+        pool_neck=dict(
+            type='TokenPoolingNeck', in_channels=32, pool_type='gem')),
     dict(loss_weights=dict(rec=1.0, nce=0.0)),
 ])
 def test_optimised_equals_reference(overrides):
@@ -47,8 +49,9 @@ def test_optimised_equals_mmpretrain_forward():
         loss_and_grads(_ours(fast), fast, views, noise),
         loss_and_grads(_ours(stock), stock, views, noise))
     # and the decoder's fast_path=False is the parent's forward exactly
-    slow = build(tiny_model_cfg(neck_fast_path=False, bb_fast_path=False),
-                 state_dict=fast.state_dict())
+    slow = build(
+        tiny_model_cfg(neck_fast_path=False, bb_fast_path=False),
+        state_dict=fast.state_dict())
     a = loss_and_grads(_ours(slow), slow, views, noise)
     b = loss_and_grads(_ours(stock), stock, views, noise)
     for k in a[0]:
@@ -56,8 +59,13 @@ def test_optimised_equals_mmpretrain_forward():
 
 
 def test_decoder_keeps_mmpretrain_state_dict():
-    kwargs = dict(num_patches=16, patch_size=8, embed_dim=32,
-                  decoder_embed_dim=32, decoder_depth=2, decoder_num_heads=2)
+    kwargs = dict(
+        num_patches=16,
+        patch_size=8,
+        embed_dim=32,
+        decoder_embed_dim=32,
+        decoder_depth=2,
+        decoder_num_heads=2)
     ours = MODELS.build(dict(type='ViCMAEPretrainDecoder', **kwargs))
     theirs = MAEPretrainDecoder(**kwargs)
     assert {k: v.shape for k, v in ours.state_dict().items()} == \
@@ -90,9 +98,8 @@ def test_fast_linear_matches_linear(shape, bias, residual):
         else:
             out = fn(x, w, b, residual=r)
         out.backward(grad_out)
-        results.append([out.detach()] + [
-            t.grad.clone() for t in (x, w, b, r) if t is not None
-        ])
+        results.append([out.detach()] +
+                       [t.grad.clone() for t in (x, w, b, r) if t is not None])
     for a, c in zip(*results):
         assert a.shape == c.shape
         assert torch.allclose(a, c, rtol=1e-5, atol=1e-5)
@@ -110,8 +117,7 @@ def test_fast_linear_follows_autocast():
     dict(drop_path_rate=0.5),
     dict(layer_scale_init_value=0.1),
 ])
-def test_blocks_the_fast_path_does_not_cover_run_their_own_forward(
-        layer_cfg):
+def test_blocks_the_fast_path_does_not_cover_run_their_own_forward(layer_cfg):
     from mmpretrain.models.backbones.vision_transformer import \
         TransformerEncoderLayer
     torch.manual_seed(0)

@@ -61,9 +61,10 @@ def test_fsdp_wrap_policy_makes_every_block_a_unit():
             torch.device('meta'):
         model = MODELS.build(cfg.model)
     units = [
-        n for n, m in model.named_modules()
-        if policy(m, recurse=False,
-                  nonwrapped_numel=sum(p.numel() for p in m.parameters()))
+        n for n, m in model.named_modules() if policy(
+            m,
+            recurse=False,
+            nonwrapped_numel=sum(p.numel() for p in m.parameters()))
     ]
     expected = [f'backbone.layers.{i}' for i in range(32)] + \
         [f'neck.decoder_blocks.{i}' for i in range(8)]

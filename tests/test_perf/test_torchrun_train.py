@@ -27,8 +27,13 @@ def test_torchrun_two_processes(tmp_path):
         '--launcher', 'pytorch', '--work-dir', work, '--cfg-options',
         f'train_dataloader.dataset.data_root={data}', 'train_cfg.max_iters=2'
     ]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     # the runner saw a 2-process gloo world
@@ -50,8 +55,8 @@ def test_torchrun_two_processes(tmp_path):
 def test_prepare_cpu_distributed_only_acts_for_torchrun(monkeypatch):
     from mmengine.config import Config
     from vicmae_mm.utils.runner_setup import prepare_cpu_distributed
-    cfg = Config(dict(launcher='none', env_cfg=dict(dist_cfg=dict(
-        backend='nccl'))))
+    cfg = Config(
+        dict(launcher='none', env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     prepare_cpu_distributed(cfg)
     assert 'model_wrapper_cfg' not in cfg
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'

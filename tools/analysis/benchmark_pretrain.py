@@ -61,7 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--steps', type=int, default=2, help='timed steps per round')
     parser.add_argument(
-        '--repeats', type=int, default=3,
+        '--repeats',
+        type=int,
+        default=3,
         help='rounds; every variant runs --steps steps in each round')
     parser.add_argument(
         '--warmup', type=int, default=1, help='untimed steps per variant')
@@ -71,40 +73,55 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true', help='mixed precision for "ours"')
     parser.add_argument(
-        '--dtype', default='bfloat16', choices=['bfloat16', 'float16'],
+        '--dtype',
+        default='bfloat16',
+        choices=['bfloat16', 'float16'],
         help='autocast dtype with --amp')
     parser.add_argument(
-        '--compare-fp32', action='store_true',
+        '--compare-fp32',
+        action='store_true',
         help='with --amp, also time ours in fp32 (variant ours-fp32)')
     parser.add_argument(
-        '--reference', action='store_true',
+        '--reference',
+        action='store_true',
         help='also time the plain reference implementation (fp32)')
     parser.add_argument(
-        '--compile', action='store_true',
+        '--compile',
+        action='store_true',
         help='also time torch.compile of ours (variant ours-compiled)')
     parser.add_argument(
-        '--checkpoint-activations', action='store_true',
+        '--checkpoint-activations',
+        action='store_true',
         help='also time ours with every block checkpointed (ours-ckpt)')
     parser.add_argument(
-        '--memory', action='store_true',
+        '--memory',
+        action='store_true',
         help='peak tensor memory of a step of every variant (PyTorch '
         'profiler memory timeline; CUDA: allocator peak)')
     parser.add_argument(
-        '--rss', action='store_true',
+        '--rss',
+        action='store_true',
         help='also peak RSS of a step of every variant, each in a fresh '
         'process (CPU)')
     parser.add_argument(
-        '--profile', action='store_true',
+        '--profile',
+        action='store_true',
         help='print the torch.profiler table of one step of "ours"')
-    parser.add_argument('--peak-size', type=int, default=4096,
-                        help='square matmul size for the peak measurement')
     parser.add_argument(
-        '--no-malloc-tuning', action='store_true',
+        '--peak-size',
+        type=int,
+        default=4096,
+        help='square matmul size for the peak measurement')
+    parser.add_argument(
+        '--no-malloc-tuning',
+        action='store_true',
         help='keep glibc\'s default trimming (see keep_freed_memory_in_'
         'process in vicmae_mm/utils/runner_setup.py)')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument(
-        '--cfg-options', nargs='+', default=[],
+        '--cfg-options',
+        nargs='+',
+        default=[],
         help='config overrides, key=value (mmengine DictAction syntax)')
     parser.add_argument('--memory-child', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -168,7 +185,8 @@ def build_wrappers(cfg, model, args) -> Dict[str, object]:
         if args.device == 'cuda':
             from mmengine.optim import AmpOptimWrapper
             wrappers['amp'] = AmpOptimWrapper(
-                optimizer=fp32.optimizer, dtype=args.dtype,
+                optimizer=fp32.optimizer,
+                dtype=args.dtype,
                 loss_scale='dynamic' if args.dtype == 'float16' else 1.0)
         else:
             wrappers['amp'] = CPUAmpOptimWrapper(
@@ -184,15 +202,18 @@ class SyntheticPairs:
     def __init__(self, batch: int, size: int, pool: int = 4) -> None:
         g = torch.Generator().manual_seed(0)
         self.pool = [
-            torch.randint(0, 256, (batch, 3, size, size), generator=g,
-                          dtype=torch.uint8) for _ in range(pool)
+            torch.randint(
+                0, 256, (batch, 3, size, size), generator=g, dtype=torch.uint8)
+            for _ in range(pool)
         ]
         self.i = 0
 
     def __next__(self) -> dict:
         self.i += 1
-        views = [self.pool[self.i % len(self.pool)],
-                 self.pool[(self.i + 1) % len(self.pool)]]
+        views = [
+            self.pool[self.i % len(self.pool)],
+            self.pool[(self.i + 1) % len(self.pool)]
+        ]
         return dict(inputs=views, data_samples=None)
 
 
@@ -202,8 +223,8 @@ class SyntheticPairs:
 def set_checkpointing(model, on: bool) -> None:
     """Checkpoint every block of the encoder (and of the decoder if it is a
     ``ViCMAEPretrainDecoder``) or none."""
-    for part, blocks in ((model.backbone, 'layers'),
-                         (model.neck, 'decoder_blocks')):
+    for part, blocks in ((model.backbone, 'layers'), (model.neck,
+                                                      'decoder_blocks')):
         if hasattr(part, 'num_checkpointed'):
             part.num_checkpointed = len(getattr(part, blocks)) if on else 0
 
@@ -211,7 +232,10 @@ def set_checkpointing(model, on: bool) -> None:
 class Variant:
     """One way of computing the loss, and the optimizer wrapper it uses."""
 
-    def __init__(self, name: str, loss_fn: Callable, wrapper,
+    def __init__(self,
+                 name: str,
+                 loss_fn: Callable,
+                 wrapper,
                  setup: Optional[Callable] = None,
                  teardown: Optional[Callable] = None) -> None:
         self.name = name
@@ -244,15 +268,19 @@ def build_variants(model, wrappers, args, names=None) -> List[Variant]:
         variants.append(Variant('reference', ref.loss, wrappers['fp32']))
     if args.checkpoint_activations:
         variants.append(
-            Variant('ours-ckpt', ours, main,
-                    setup=lambda: set_checkpointing(model, True),
-                    teardown=lambda: set_checkpointing(model, False)))
+            Variant(
+                'ours-ckpt',
+                ours,
+                main,
+                setup=lambda: set_checkpointing(model, True),
+                teardown=lambda: set_checkpointing(model, False)))
     if args.compile:
         compiled = torch.compile(model.loss)
         variants.append(
-            Variant('ours-compiled',
-                    lambda inputs, noise=None: compiled(
-                        inputs, mask_noise=noise), main))
+            Variant(
+                'ours-compiled',
+                lambda inputs, noise=None: compiled(inputs, mask_noise=noise),
+                main))
     if names is not None:
         variants = [v for v in variants if v.name in names]
     return variants
@@ -286,8 +314,12 @@ def train_step(model, variant: Variant, loader, device) -> Dict[str, float]:
     wrapper.zero_grad()
     sync(device)
     t4 = time.perf_counter()
-    times.update(data=t1 - t0, forward=t2 - t1, backward=t3 - t2,
-                 optimizer=t4 - t3, total=t4 - t0)
+    times.update(
+        data=t1 - t0,
+        forward=t2 - t1,
+        backward=t3 - t2,
+        optimizer=t4 - t3,
+        total=t4 - t0)
     return times
 
 
@@ -303,7 +335,9 @@ def _timeit(fn: Callable, device: str, reps: int) -> float:
     return statistics.median(best)
 
 
-def matmul_peaks(device: str, dtype: torch.dtype, n: int,
+def matmul_peaks(device: str,
+                 dtype: torch.dtype,
+                 n: int,
                  reps: int = 3) -> Dict[str, float]:
     """Dense ``n x n x n`` matmul GFLOP/s by every available backend."""
     a = torch.randn(n, n, device=device).to(dtype)
@@ -311,8 +345,8 @@ def matmul_peaks(device: str, dtype: torch.dtype, n: int,
     flops = 2 * n**3
     rates = {'torch.mm': flops / _timeit(lambda: a @ b, device, reps) / 1e9}
     if device == 'cpu' and dtype == torch.float32:
-        from vicmae_mm.models.backbones.fast_vit_block import (
-            onednn_available)
+        from vicmae_mm.models.backbones.fast_vit_block import (onednn_available
+                                                               )
         if onednn_available():
             bt = b.t()  # oneDNN computes a @ W.T; W = b.T is a free view
             rates['oneDNN'] = flops / _timeit(
@@ -378,7 +412,8 @@ def memory_child(args) -> None:
         with sampler:
             train_step(model, variant, loader, 'cpu')
     result = dict(
-        before=before, peak=sampler.peak,
+        before=before,
+        peak=sampler.peak,
         maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     print('MEMORY_JSON ' + json.dumps(result), flush=True)
 
@@ -388,13 +423,11 @@ def measure_memory(args, names: List[str]) -> Dict[str, dict]:
     out = {}
     argv = list(args.argv)
     for name in names:
-        cmd = [sys.executable, osp.abspath(__file__)] + argv + [
-            '--memory-child', name
-        ]
+        cmd = [sys.executable, osp.abspath(__file__)
+               ] + argv + ['--memory-child', name]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         line = [
-            x for x in proc.stdout.splitlines()
-            if x.startswith('MEMORY_JSON ')
+            x for x in proc.stdout.splitlines() if x.startswith('MEMORY_JSON ')
         ]
         if proc.returncode != 0 or not line:
             raise RuntimeError(f'memory measurement of {name} failed:\n'
@@ -444,10 +477,12 @@ def report_memory(model, variants, loader, args) -> Dict[str, dict]:
                   f'{(static + step) / mib:8.0f}')
         if 'ours-ckpt' in out:
             a, b = out['ours'], out['ours-ckpt']
-            print('activation checkpointing: step peak -'
-                  f'{100 * (1 - b["step_peak"] / a["step_peak"]):.0f}%, '
-                  'total -'
-                  f'{100 * (1 - (b["state"] + b["step_peak"]) / (a["state"] + a["step_peak"])):.0f}%')  # noqa: E501
+            print(
+                'activation checkpointing: step peak -'
+                f'{100 * (1 - b["step_peak"] / a["step_peak"]):.0f}%, '
+                'total -'
+                f'{100 * (1 - (b["state"] + b["step_peak"]) / (a["state"] + a["step_peak"])):.0f}%'
+            )  # noqa: E501
     if args.rss and args.device == 'cpu':
         rss = measure_memory(args, list(out))
         print('peak RSS of one step (fresh process per variant, sampled '
@@ -515,8 +550,8 @@ def main(argv=None) -> dict:
           f'(forward {flops["forward"] / 1e9:.2f} G)')
 
     # the same batch and masks through every variant: losses must agree
-    check = model.data_preprocessor(next(SyntheticPairs(args.batch, size)),
-                                    True)['inputs']
+    check = model.data_preprocessor(
+        next(SyntheticPairs(args.batch, size)), True)['inputs']
     noise = torch.rand(
         2 * args.batch,
         model.backbone.num_patches,
@@ -560,13 +595,20 @@ def main(argv=None) -> dict:
         }
         peak[kind] = dict(per_backend, best=max(per_backend.values()))
     results = dict(
-        config=args.config, device=args.device,
-        threads=torch.get_num_threads(), batch=args.batch, img_size=size,
-        amp=args.dtype if args.amp else None, flops=dict(flops),
-        matmul_peak_gflops=peak, loadavg_start=load_start, variants={})
-    print('\nmatmul peak (GFLOP/s, median of rounds): ' + '; '.join(
-        f'{kind}: ' + ', '.join(f'{b} {r:.0f}' for b, r in p.items())
-        for kind, p in peak.items()))
+        config=args.config,
+        device=args.device,
+        threads=torch.get_num_threads(),
+        batch=args.batch,
+        img_size=size,
+        amp=args.dtype if args.amp else None,
+        flops=dict(flops),
+        matmul_peak_gflops=peak,
+        loadavg_start=load_start,
+        variants={})
+    print('\nmatmul peak (GFLOP/s, median of rounds): ' +
+          '; '.join(f'{kind}: ' + ', '.join(f'{b} {r:.0f}'
+                                            for b, r in p.items())
+                    for kind, p in peak.items()))
     print('(medians over every timed step; "best ms" is the fastest step)')
     header = (f'{"variant":<14}{"pairs/s":>9}{"step ms":>9}{"best ms":>9}' +
               ''.join(f'{s:>10}' for s in SPLITS) +
@@ -580,15 +622,18 @@ def main(argv=None) -> dict:
         low_precision = args.amp and v.wrapper is wrappers.get('amp')
         ref_peak = peak[args.dtype if low_precision else 'fp32']['best']
         results['variants'][v.name] = dict(
-            pairs_per_s=pairs, step_s=med, gflops=gflops,
+            pairs_per_s=pairs,
+            step_s=med,
+            gflops=gflops,
             frac_peak=gflops / ref_peak,
             frac_fp32_peak=gflops / peak['fp32']['best'],
-            steps=len(rows), step_totals=[r['total'] for r in rows],
+            steps=len(rows),
+            step_totals=[r['total'] for r in rows],
             losses=first_losses[v.name])
         best = min(r['total'] for r in rows)
         print(f'{v.name:<14}{pairs:>9.3f}{med["total"] * 1e3:>9.0f}'
-              f'{best * 1e3:>9.0f}' +
-              ''.join(f'{med[s] * 1e3:>10.0f}' for s in SPLITS) +
+              f'{best * 1e3:>9.0f}' + ''.join(f'{med[s] * 1e3:>10.0f}'
+                                              for s in SPLITS) +
               f'{gflops:>9.1f}{100 * gflops / ref_peak:>7.1f}'
               f'{100 * gflops / peak["fp32"]["best"]:>8.1f}')
     speed = {k: r['pairs_per_s'] for k, r in results['variants'].items()}
@@ -609,7 +654,7 @@ def main(argv=None) -> dict:
     print('first-step losses (same batch, same masks):')
     for name, losses in first_losses.items():
         print(f'  {name:<14}' + '  '.join(f'{k} {val:.6f}'
-                                           for k, val in losses.items()))
+                                          for k, val in losses.items()))
 
     if args.memory or args.rss:
         results['memory'] = report_memory(model, variants, loader, args)

@@ -37,8 +37,9 @@ def _block_flops(tokens: int, seqs: int, dims: int, hidden: int,
     """Forward FLOPs of ``num_layers`` ViT blocks over ``seqs`` sequences of
     ``tokens`` tokens each."""
     m = seqs * tokens
-    linear = (_gemm(m, dims, 3 * dims) + _gemm(m, dims, dims) +
-              _gemm(m, dims, hidden) + _gemm(m, hidden, dims))
+    linear = (
+        _gemm(m, dims, 3 * dims) + _gemm(m, dims, dims) +
+        _gemm(m, dims, hidden) + _gemm(m, hidden, dims))
     # q @ k.T and weights @ v summed over heads: 2 * N^2 * C each
     attention = 2 * seqs * _gemm(tokens, dims, tokens)
     return dict(linear=num_layers * linear, attention=num_layers * attention)

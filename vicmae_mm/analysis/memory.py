@@ -33,8 +33,11 @@ def allocation_peak(fn: Callable[[], object],
     acts = [ProfilerActivity.CPU]
     if device == 'cuda':
         acts.append(ProfilerActivity.CUDA)
-    with profile(activities=acts, profile_memory=True, record_shapes=True,
-                 with_stack=True) as prof:
+    with profile(
+            activities=acts,
+            profile_memory=True,
+            record_shapes=True,
+            with_stack=True) as prof:
         fn()
     timeline = MemoryProfile(prof.profiler.kineto_results).timeline
     live = peak = 0

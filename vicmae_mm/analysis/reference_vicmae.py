@@ -140,8 +140,9 @@ class ReferenceViCMAE:
         p, c = head.patch_size, head.in_channels
         B, _, H, W = images.shape
         target = images.reshape(B, c, H // p, p, W // p, p)
-        target = torch.einsum('nchpwq->nhwpqc', target).reshape(
-            B, (H // p) * (W // p), p * p * c)
+        target = torch.einsum('nchpwq->nhwpqc',
+                              target).reshape(B, (H // p) * (W // p),
+                                              p * p * c)
         if head.norm_pix:
             mean = target.mean(dim=-1, keepdim=True)
             var = target.var(dim=-1, keepdim=True)
@@ -149,10 +150,11 @@ class ReferenceViCMAE:
         error = head.loss_module.penalty(pred, target).mean(dim=-1)
         return (error * mask).sum(), mask.sum()
 
-    def loss(self,
-             inputs: Sequence[torch.Tensor],
-             mask_noise: Optional[torch.Tensor] = None
-             ) -> Dict[str, torch.Tensor]:
+    def loss(
+            self,
+            inputs: Sequence[torch.Tensor],
+            mask_noise: Optional[torch.Tensor] = None
+    ) -> Dict[str, torch.Tensor]:
         """The ViC-MAE losses, as returned by ``ViCMAE.loss``.
 
         Args:
@@ -184,8 +186,7 @@ class ReferenceViCMAE:
                 pooled.append(model.pool(tokens))
         channel = model.head.loss_module.channel
         losses = {
-            'loss_rec':
-            model.loss_weights['rec'] * err_sum / count / channel
+            'loss_rec': model.loss_weights['rec'] * err_sum / count / channel
         }
         if model.with_contrastive:
             # BatchNorm statistics over both views, as in ViCMAE.loss

@@ -11,6 +11,10 @@ from mmengine.logging import print_log
 _AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
 
 
+# Scopes whose CPU code paths do not accept bf16 activations.
+_FP32_ONLY_CPU_SCOPES = ('mmdet', 'mmaction')
+
+
 def use_amp(cfg: Config, enable: bool) -> None:
     """Resolve mixed precision for the device at hand.
 
@@ -25,17 +29,30 @@ def use_amp(cfg: Config, enable: bool) -> None:
     kind = optim.get('type', 'OptimWrapper')
     if enable and kind not in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
         if kind != 'OptimWrapper':
-            print_log(f'--amp ignored: optim_wrapper type {kind} is custom',
-                      logger='current', level=logging.WARNING)
+            print_log(
+                f'--amp ignored: optim_wrapper type {kind} is custom',
+                logger='current',
+                level=logging.WARNING)
             return
         kind = 'AmpOptimWrapper'
         optim.setdefault('loss_scale', 'dynamic')
     if kind == 'AmpOptimWrapper' and not torch.cuda.is_available():
         for key in _AMP_ONLY_KEYS:
             optim.pop(key, None)
-        kind = 'CPUAmpOptimWrapper'
-        print_log('No GPU: using CPUAmpOptimWrapper (bf16 autocast) for AMP',
-                  logger='current')
+        scope = cfg.get('default_scope', None)
+        if scope in _FP32_ONLY_CPU_SCOPES:
+            kind = 'OptimWrapper'
+            print_log(
+                f'No GPU: AMP disabled for scope {scope!r} (mmcv CPU ops '
+                'such as nms/RoIAlign and mmaction2 hard-label losses reject '
+                'bf16); training in fp32',
+                logger='current',
+                level=logging.WARNING)
+        else:
+            kind = 'CPUAmpOptimWrapper'
+            print_log(
+                'No GPU: using CPUAmpOptimWrapper (bf16 autocast) for AMP',
+                logger='current')
     optim['type'] = kind
 
 
@@ -73,14 +90,18 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     dist_cfg = env_cfg.setdefault('dist_cfg', {})
     backend = dist_cfg.get('backend', 'gloo')
     if backend == 'nccl':
-        print_log('No GPU: using the gloo backend instead of nccl',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            'No GPU: using the gloo backend instead of nccl',
+            logger='current',
+            level=logging.WARNING)
         backend = dist_cfg['backend'] = 'gloo'
     if not dist.is_initialized():
-        extra = {k: v for k, v in dist_cfg.items()
-                 if k not in ('backend', 'init_backend')}
-        dist.init_process_group(backend=backend, init_method='env://',
-                                **extra)
+        extra = {
+            k: v
+            for k, v in dist_cfg.items()
+            if k not in ('backend', 'init_backend')
+        }
+        dist.init_process_group(backend=backend, init_method='env://', **extra)
     wrapper = cfg.get('model_wrapper_cfg', None)
     if wrapper is None:
         wrapper = dict(

@@ -34,5 +34,4 @@ strategy = dict(
         use_orig_params=True),
     state_dict_cfg='full')
 
-optim_wrapper = dict(
-    type='AmpOptimWrapper', dtype='bfloat16', use_fsdp=True)
+optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16', use_fsdp=True)

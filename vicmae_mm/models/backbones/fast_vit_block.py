@@ -28,9 +28,11 @@ from typing import Optional, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import FFN
 from mmengine.registry import FUNCTIONS
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
+from mmpretrain.models.utils.attention import MultiheadAttention
 from torch.utils.checkpoint import checkpoint
 
 __all__ = [
@@ -49,7 +51,8 @@ def onednn_available() -> bool:
 _ONEDNN = onednn_available()
 
 
-def _mm_nt(a: torch.Tensor, b: torch.Tensor,
+def _mm_nt(a: torch.Tensor,
+           b: torch.Tensor,
            bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``a @ b.T (+ bias)`` by oneDNN; ``a``/``b`` may be strided views."""
     return torch.ops.mkldnn._linear_pointwise(a, b, bias, 'none', [], '')
@@ -128,8 +131,6 @@ def is_plain_vit_block(layer: nn.Module) -> bool:
     """Whether :func:`plain_vit_block_forward` computes exactly what
     ``layer.forward`` computes (pre-norm ViT block, GELU MLP, no layer
     scale, no active dropout / drop-path)."""
-    from mmcv.cnn.bricks.transformer import FFN
-    from mmpretrain.models.utils.attention import MultiheadAttention
     if type(layer) is not TransformerEncoderLayer:
         return False
     attn, ffn, train = layer.attn, layer.ffn, layer.training
@@ -165,8 +166,7 @@ def plain_vit_block_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     attn, ffn = layer.attn, layer.ffn
     B, N, C = x.shape
-    h = F.layer_norm(x, (C, ), layer.ln1.weight, layer.ln1.bias,
-                     layer.ln1.eps)
+    h = F.layer_norm(x, (C, ), layer.ln1.weight, layer.ln1.bias, layer.ln1.eps)
     qkv = fast_linear(h, attn.qkv.weight, attn.qkv.bias)
     # (B, N, 3, heads, dim) -> three strided (B, heads, N, dim) views
     q, k, v = qkv.view(B, N, 3, attn.num_heads,
@@ -175,8 +175,7 @@ def plain_vit_block_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     # the CPU kernel's output is (B, N, heads, dim) in memory: no copy here
     out = out.transpose(1, 2).reshape(B, N, C)
     x = fast_linear(out, attn.proj.weight, attn.proj.bias, residual=x)
-    h = F.layer_norm(x, (C, ), layer.ln2.weight, layer.ln2.bias,
-                     layer.ln2.eps)
+    h = F.layer_norm(x, (C, ), layer.ln2.weight, layer.ln2.bias, layer.ln2.eps)
     fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
     h = F.gelu(fast_linear(h, fc1.weight, fc1.bias))
     return fast_linear(h, fc2.weight, fc2.bias, residual=x)

@@ -93,8 +93,9 @@ class ViCMAEViT(MAEViT):
                              'sin-cos embedding and MAE head assume it); got '
                              f'img_size {img_size}')
         self.fast_path = bool(fast_path)
-        self.num_checkpointed = resolve_checkpointing(
-            checkpoint_activations, len(self.layers), 'ViCMAEViT')
+        self.num_checkpointed = resolve_checkpointing(checkpoint_activations,
+                                                      len(self.layers),
+                                                      'ViCMAEViT')
 
     def num_visible(self) -> int:
         """Number of patch tokens each sample keeps under masking."""

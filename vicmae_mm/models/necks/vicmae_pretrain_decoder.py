@@ -43,9 +43,9 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.fast_path = bool(fast_path)
-        self.num_checkpointed = resolve_checkpointing(
-            checkpoint_activations, len(self.decoder_blocks),
-            'ViCMAEPretrainDecoder')
+        self.num_checkpointed = resolve_checkpointing(checkpoint_activations,
+                                                      len(self.decoder_blocks),
+                                                      'ViCMAEPretrainDecoder')
 
     def forward(self, x: torch.Tensor,
                 ids_restore: torch.Tensor) -> torch.Tensor:
@@ -72,9 +72,8 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
         D = x.shape[-1]
         mask_tokens = self.mask_token.expand(B, L + 1 - x.shape[1], D)
         tokens = torch.cat([x[:, 1:], mask_tokens], dim=1)
-        tokens = torch.gather(
-            tokens, 1,
-            ids_restore.unsqueeze(-1).expand(-1, -1, D))
+        tokens = torch.gather(tokens, 1,
+                              ids_restore.unsqueeze(-1).expand(-1, -1, D))
         x = torch.cat([x[:, :1], tokens], dim=1) + self.decoder_pos_embed
         x = run_vit_blocks(self.decoder_blocks, x, self.fast_path,
                            self.num_checkpointed)

@@ -6,8 +6,8 @@
 # (images/, videos/, coco/); tools/demo/run_demo.py points the configs at
 # its own copy.
 demo_data_root = 'data/demo/'
-# ViT 64 wide x 4 deep on 32 px inputs with 8 px patches (4 x 4 tokens)
+# ViT 128 wide x 4 deep on 32 px inputs with 8 px patches (4 x 4 tokens)
 demo_arch = dict(
-    embed_dims=64, num_layers=4, num_heads=4, feedforward_channels=256)
+    embed_dims=128, num_layers=4, num_heads=4, feedforward_channels=512)
 demo_img_size = 32
 demo_patch_size = 8

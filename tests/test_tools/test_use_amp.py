@@ -1,0 +1,31 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""tools/train.py's AMP resolution on a machine without GPU."""
+import pytest
+import torch
+from mmengine.config import Config
+
+from vicmae_mm.utils.runner_setup import use_amp
+
+
+@pytest.mark.parametrize('scope, expected', [
+    ('mmpretrain', 'CPUAmpOptimWrapper'),
+    ('mmdet', 'OptimWrapper'),
+    ('mmaction', 'OptimWrapper'),
+])
+def test_amp_recipe_on_cpu(scope, expected):
+    if torch.cuda.is_available():
+        expected = 'AmpOptimWrapper'
+    cfg = Config(dict(default_scope=scope, optim_wrapper=dict(
+        type='AmpOptimWrapper', loss_scale='dynamic',
+        optimizer=dict(type='AdamW', lr=1e-4))))
+    use_amp(cfg, enable=False)
+    assert cfg.optim_wrapper.type == expected
+    if expected != 'AmpOptimWrapper':
+        assert 'loss_scale' not in cfg.optim_wrapper
+
+
+def test_plain_fp32_config_stays_fp32_without_amp_flag():
+    cfg = Config(dict(default_scope='mmpretrain', optim_wrapper=dict(
+        type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4))))
+    use_amp(cfg, enable=False)
+    assert cfg.optim_wrapper.type == 'OptimWrapper'
