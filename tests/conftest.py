@@ -1,4 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
+import copy
+import itertools
 import os
 import os.path as osp
 import sys
@@ -8,6 +10,31 @@ import pytest
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from helpers import TINY_PRETRAIN_CFG, write_images  # noqa: E402
+
+_RUNNER_IDS = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _unique_experiment_names(monkeypatch):
+    """Give every Runner a test builds its own experiment name.
+
+    mmengine names a Runner's logger and visualizer instances after
+    ``experiment_name``, which defaults to ``<config>_<timestamp>`` with
+    one-second resolution; a second Runner built in the same second (or with
+    the same fixed name) gets the first one's visualizer, and its images and
+    scalars land in the first one's work_dir.
+    """
+    from mmengine.runner import Runner
+    original = Runner.from_cfg.__func__
+
+    def from_cfg(cls, cfg):
+        cfg = copy.deepcopy(cfg)
+        name = cfg.get('experiment_name') or osp.splitext(
+            osp.basename(cfg.filename or 'runner'))[0]
+        cfg.experiment_name = f'{name}_{os.getpid()}_{next(_RUNNER_IDS)}'
+        return original(cls, cfg)
+
+    monkeypatch.setattr(Runner, 'from_cfg', classmethod(from_cfg))
 
 
 @pytest.fixture(scope='session')

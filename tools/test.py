@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 import vicmae_mm  # noqa: F401
 from vicmae_mm.utils import trust_checkpoint
+from vicmae_mm.utils.runner_setup import finish_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,6 +62,7 @@ def main() -> None:
         ]
     runner = Runner.from_cfg(cfg)
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

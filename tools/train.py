@@ -11,6 +11,7 @@ import vicmae_mm  # noqa: F401  (registers components, applies compat fixes)
 from vicmae_mm.utils import trust_checkpoint
 from vicmae_mm.utils.resume import find_resume_checkpoint
 from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
+                                          finish_distributed,
                                           prepare_cpu_distributed, use_amp)
 
 
@@ -129,6 +130,7 @@ def main() -> None:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -7,8 +7,6 @@ from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
 import vicmae_mm  # noqa: F401
-# registers ViCMAEPretrainDecoder where vicmae_mm does not (yet)
-import vicmae_mm.models.necks.vicmae_pretrain_decoder  # noqa: F401
 from helpers import TINY_PRETRAIN_CFG
 
 IMG, PATCH = 32, 8

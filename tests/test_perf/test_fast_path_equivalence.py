@@ -139,3 +139,30 @@ def test_reference_refuses_blocks_it_does_not_implement():
     model = build(tiny_model_cfg(bb_drop_path_rate=0.1))
     with pytest.raises(ValueError, match=r'backbone\.layers\.1 is not'):
         ReferenceViCMAE(model)
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_cpu_attention_matches_sdpa(dtype):
+    """The matmul attention used for bf16/fp16 on CPU computes what SDPA
+    computes (forward and all three input gradients), to that precision,
+    and fp32 still goes through SDPA bit for bit."""
+    from vicmae_mm.models.backbones.fast_vit_block import attention
+    g = torch.Generator().manual_seed(0)
+    base = [torch.randn(2, 3, 17, 8, generator=g) for _ in range(3)]
+    grad_out = torch.randn(2, 3, 17, 8, generator=g)
+
+    def run(fn, dt):
+        qkv = [t.to(dt).requires_grad_() for t in base]
+        out = fn(*qkv)
+        out.backward(grad_out.to(dt))
+        return [out.float()] + [t.grad.float() for t in qkv]
+
+    exact = run(F.scaled_dot_product_attention, torch.float64)
+    ours = run(attention, dtype)
+    for a, b in zip(ours, exact):
+        assert torch.allclose(a, b.float(), rtol=3e-2, atol=3e-2)
+    # fp32 stays on SDPA
+    fp32 = run(attention, torch.float32)
+    sdpa = run(F.scaled_dot_product_attention, torch.float32)
+    for a, b in zip(fp32, sdpa):
+        assert torch.equal(a, b)

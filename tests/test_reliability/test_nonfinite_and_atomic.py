@@ -15,16 +15,20 @@ from vicmae_mm.engine import AtomicLocalBackend, NonFiniteLossError
 from vicmae_mm.models import ViCMAE
 
 
-def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(
-        tmp_path, monkeypatch):
+def _five_iter_cfg(tmp_path):
+    """The tiny pretraining run, 5 iterations, a checkpoint after each."""
     write_images(str(tmp_path / 'images'), num=16)
     cfg = Config.fromfile(TINY_PRETRAIN_CFG)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'images')
     cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 5
     cfg.train_cfg.max_iters = 5
-    cfg.experiment_name = 'nan_loss'
+    return cfg
 
+
+def _nan_at_third_iter(monkeypatch, key):
+    """Make ``ViCMAE.loss`` return NaN for ``key`` at its third call."""
     real_loss = ViCMAE.loss
     calls = {'n': 0}
 
@@ -32,10 +36,16 @@ def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(
         losses = real_loss(self, *args, **kwargs)
         calls['n'] += 1
         if calls['n'] == 3:
-            losses['loss_nce'] = losses['loss_nce'] * float('nan')
+            losses[key] = losses[key] * float('nan')
         return losses
 
     monkeypatch.setattr(ViCMAE, 'loss', loss_nan_at_third_iter)
+
+
+def test_nan_loss_stops_run_and_keeps_last_good_checkpoint(
+        tmp_path, monkeypatch):
+    cfg = _five_iter_cfg(tmp_path)
+    _nan_at_third_iter(monkeypatch, 'loss_nce')
     runner = Runner.from_cfg(cfg)
     with pytest.raises(NonFiniteLossError) as err:
         runner.train()
@@ -103,3 +113,60 @@ def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
         last.write_text(broken)
         # newest complete checkpoint, skipping the truncated iter_6
         assert find_resume_checkpoint(str(work)) == str(work / 'iter_4.pth')
+
+
+def test_cpu_amp_skips_nonfinite_update_and_goes_on(tmp_path, monkeypatch):
+    """Under --amp on CPU a NaN loss skips that update (weights unchanged),
+    is counted, and training goes on, like AmpOptimWrapper on GPU."""
+    from vicmae_mm.utils.runner_setup import use_amp
+    cfg = _five_iter_cfg(tmp_path)
+    use_amp(cfg, True)
+    assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'
+    _nan_at_third_iter(monkeypatch, 'loss_rec')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 5
+    assert runner.optim_wrapper.skipped_updates == 1
+    assert runner.message_hub.get_scalar(
+        'train/nonfinite_skipped').current() == 1
+
+    def params(name):
+        state = torch.load(
+            osp.join(cfg.work_dir, name), weights_only=True)['state_dict']
+        return {k: state[k] for k, _ in runner.model.named_parameters()}
+
+    p2, p3, p4 = params('iter_2.pth'), params('iter_3.pth'), params(
+        'iter_4.pth')
+    assert all(torch.equal(p2[k], p3[k]) for k in p2)  # iteration 3 skipped
+    assert not all(torch.equal(p3[k], p4[k]) for k in p3)  # 4 updated
+    assert all(torch.isfinite(v).all() for v in p4.values())
+
+
+def test_cpu_amp_drops_an_accumulation_window_with_a_nonfinite_loss():
+    from vicmae_mm.engine.optimizers import CPUAmpOptimWrapper
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(4, 2)
+    wrapper = CPUAmpOptimWrapper(
+        optimizer=torch.optim.SGD(layer.parameters(), lr=0.1),
+        accumulative_counts=2)
+    wrapper.initialize_count_status(layer, 0, 4)
+    before = [p.detach().clone() for p in layer.parameters()]
+    x = torch.randn(3, 4)
+    # window 1: a NaN micro-batch then a good one -> no step, grads cleared
+    wrapper.update_params(layer(x).sum() * float('nan'))
+    wrapper.update_params(layer(x).sum())
+    assert wrapper.skipped_updates == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, layer.parameters()))
+    assert all(p.grad is None or not p.grad.any() for p in layer.parameters())
+    # window 2: two good micro-batches -> one real step
+    wrapper.update_params(layer(x).sum())
+    wrapper.update_params(layer(x).sum())
+    assert wrapper.skipped_updates == 1
+    assert not all(
+        torch.equal(a, b) for a, b in zip(before, layer.parameters()))
+    # opting out applies the NaN like a plain OptimWrapper
+    plain = CPUAmpOptimWrapper(
+        optimizer=torch.optim.SGD(layer.parameters(), lr=0.1),
+        skip_nonfinite=False)
+    plain.update_params(layer(x).sum() * float('nan'))
+    assert not all(torch.isfinite(p).all() for p in layer.parameters())

@@ -436,6 +436,11 @@ def measure_memory(args, names: List[str]) -> Dict[str, dict]:
     return out
 
 
+def _rounds(rows: list, steps: int) -> List[list]:
+    """Split a variant's timed steps into its rounds."""
+    return [rows[i:i + steps] for i in range(0, len(rows), steps)]
+
+
 def state_bytes(model, optimizer) -> int:
     """Bytes of parameters, buffers and optimizer state (what a step keeps
     between iterations, gradients excluded: they are freed by zero_grad)."""
@@ -514,8 +519,6 @@ def main(argv=None) -> dict:
     from mmengine.logging import MMLogger
 
     import vicmae_mm  # noqa: F401
-    # registers ViCMAEPretrainDecoder where vicmae_mm does not (yet)
-    import vicmae_mm.models.necks.vicmae_pretrain_decoder  # noqa: F401
     from vicmae_mm.analysis.flops import vicmae_step_flops
     MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
     MMLogger.get_current_instance().setLevel(logging.WARNING)
@@ -651,6 +654,24 @@ def main(argv=None) -> dict:
             ratio = speed[name] / speed['ours']
             results['speedups'][f'{name} / ours'] = ratio
             print(f'{name} / ours: {ratio:.2f}x pairs/s')
+    # variants of one round ran back to back: the median of the per-round
+    # ratios is the figure least affected by other load on the machine
+    results['paired_speedups'] = {}
+    for key in results['speedups']:
+        name, base = key.split(' / ')
+        ratios = [
+            statistics.median(b['total']
+                              for b in tb) / statistics.median(a['total']
+                                                               for a in ta)
+            for ta, tb in zip(
+                _rounds(times[name], args.steps),
+                _rounds(times[base], args.steps))
+        ]
+        results['paired_speedups'][key] = statistics.median(ratios)
+    if results['paired_speedups']:
+        print('median of per-round ratios: ' +
+              ', '.join(f'{k} {v:.2f}x'
+                        for k, v in results['paired_speedups'].items()))
     print('first-step losses (same batch, same masks):')
     for name, losses in first_losses.items():
         print(f'  {name:<14}' + '  '.join(f'{k} {val:.6f}'

@@ -97,6 +97,7 @@ class Budget:
     pretrain_vis_interval: Optional[int] = None
     downstream_epochs: Optional[int] = None
     batch_size: Optional[int] = None
+    log_interval: Optional[int] = None
 
 
 FULL_BUDGET = Budget()
@@ -104,7 +105,8 @@ QUICK_BUDGET = Budget(
     pretrain_iters=4,
     pretrain_vis_interval=2,
     downstream_epochs=1,
-    batch_size=4)
+    batch_size=4,
+    log_interval=1)
 
 
 def data_spec_kwargs(quick: bool) -> dict:
@@ -121,7 +123,11 @@ def data_spec_kwargs(quick: bool) -> dict:
             direction_videos=(8, 4),
             pretrain_videos=4,
             coco_images=(6, 4))
-    return dict(plain=True, images_per_class=(100, 30))
+    return dict(
+        plain=True,
+        images_per_class=(100, 50),
+        direction_videos=(160, 80),
+        coco_images=(200, 100))
 
 
 def rebase_data_paths(cfg, data_root: str) -> int:
@@ -222,6 +228,8 @@ def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
             cfg.default_hooks.checkpoint.interval = epochs
     if budget.batch_size is not None:
         cfg.train_dataloader.batch_size = budget.batch_size
+    if budget.log_interval is not None:
+        cfg.default_hooks.logger.interval = budget.log_interval
     # as tools/train.py: an AmpOptimWrapper becomes bf16 autocast on CPU
     use_amp(cfg, False)
     ensure_weights_only_checkpoints(cfg)

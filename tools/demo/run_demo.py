@@ -45,6 +45,7 @@ from demo_stages import (INITS, REPO_ROOT, STAGES, data_spec_kwargs,  # noqa
 # subprocess lines shown on the console (all of them go to the stage log)
 _SHOWN = re.compile(r'^\[demo\]|Iter\(train\)|KNNMonitorHook: iter|'
                     r'ReconstructionVisHook: drew|Traceback|Error')
+_RESULT = re.compile(r'^\[demo\]')
 
 
 class DemoError(RuntimeError):
@@ -80,7 +81,9 @@ def prepare_data(data_root: str, seed: int, quick: bool) -> dict:
         say(f'data: {data_root} holds demo data with other options; '
             'regenerating')
     start = time.perf_counter()
-    meta = generate(data_root, spec, overwrite=osp.isdir(data_root))
+    generate(data_root, spec, overwrite=osp.isdir(data_root))
+    # as it reads back (lists, not tuples), so a reuse compares equal
+    meta = read_json(meta_file)
     c = meta['counts']
     say(f'data: generated in {time.perf_counter() - start:.1f} s into '
         f'{data_root}: {c["images"]["train"]}/{c["images"]["val"]} digit '
@@ -125,7 +128,8 @@ def run_stage(stage: str, args, results_dir: str, logs_dir: str,
         for line in proc.stdout:
             log.write(line)
             tail.append(line.rstrip('\n'))
-            if _SHOWN.search(line) and not args.silent:
+            shown = _RESULT if args.silent else _SHOWN
+            if shown.search(line):
                 print(f'    {stage}: {line.rstrip()}', flush=True)
         code = proc.wait()
     elapsed = time.perf_counter() - start
@@ -221,7 +225,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         '--silent',
         action='store_true',
-        help='show only the demo\'s own lines, not the training logs')
+        help='show only the demo\'s own lines (stages and results), not '
+        'the training logs')
     return p.parse_args(argv)
 
 

@@ -18,66 +18,50 @@ Example::
 import argparse
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
-from vicmae_mm.utils import UnsafeCheckpointError
-from vicmae_mm.utils.model_conversion import (CheckpointFormatError,
-                                              check_vicmae_encoder,
-                                              describe_pretrain_heads,
-                                              load_checkpoint_file,
-                                              official_state_dict,
-                                              official_to_vicmae,
-                                              save_checkpoint_file)
+from vicmae_mm.utils.model_conversion import (
+    ConverterOutput, check_vicmae_encoder, converter_arg_parser, describe_arch,
+    describe_pretrain_heads, official_state_dict, official_to_vicmae,
+    run_converter_cli)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = converter_arg_parser(
         description='Convert an official ViC-MAE checkpoint (timm names) '
-        'into a vicmae_mm pretraining checkpoint')
-    parser.add_argument('src', help='official checkpoint (.pth)')
-    parser.add_argument('dst', help='where to write the vicmae_mm checkpoint')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='allow full unpickling of SRC (needed when it stores Python '
-        'objects such as argparse.Namespace; only for a source you trust)')
-    parser.add_argument('--verbose',
-                        action='store_true',
-                        help='print every key mapping')
+        'into a vicmae_mm pretraining checkpoint',
+        src_help='official checkpoint (.pth)',
+        dst_help='where to write the vicmae_mm checkpoint',
+        trust_help='allow full unpickling of SRC (needed when it stores '
+        'Python objects such as argparse.Namespace; only for a source you '
+        'trust)')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        print('official_to_vicmae: error: dst must differ from src',
-              file=sys.stderr)
-        return 1
-    try:
-        checkpoint = load_checkpoint_file(args.src, args.trust_checkpoint)
-        source, ignored = official_state_dict(checkpoint, args.src)
-        state_dict, report = official_to_vicmae(source, args.src)
-        arch = check_vicmae_encoder(state_dict, args.src)
-    except (CheckpointFormatError, UnsafeCheckpointError,
-            FileNotFoundError) as err:
-        print(f'official_to_vicmae: error: {err}', file=sys.stderr)
-        return 1
+def convert(checkpoint: Any, args: argparse.Namespace) -> ConverterOutput:
+    """The vicmae_mm layout of an official checkpoint."""
+    source, ignored = official_state_dict(checkpoint, args.src)
+    state_dict, report = official_to_vicmae(source, args.src)
+    arch = check_vicmae_encoder(state_dict, args.src)
     arch.update(describe_pretrain_heads(state_dict))
     meta = dict(converter='official_to_vicmae',
                 source=osp.basename(args.src),
                 arch=arch)
-    save_checkpoint_file(dict(meta=meta, state_dict=state_dict), args.dst)
+    return ConverterOutput(
+        checkpoint=dict(meta=meta, state_dict=state_dict),
+        report=report,
+        header=f'{args.src} (official layout) -> {args.dst} '
+        '(vicmae_mm layout)',
+        before_report=[f'ignored top-level entries: {", ".join(ignored)}']
+        if ignored else [],
+        after_report=[
+            describe_arch(arch), 'fine-tune with --cfg-options '
+            f'model.backbone.init_cfg.checkpoint={args.dst}'
+        ])
 
-    print(f'{args.src} (official layout) -> {args.dst} (vicmae_mm layout)')
-    if ignored:
-        print(f'ignored top-level entries: {", ".join(ignored)}')
-    for line in report.lines(args.verbose):
-        print(line)
-    print('architecture found in the weights: ' +
-          ', '.join(f'{k}={v}' for k, v in arch.items()))
-    print('fine-tune with --cfg-options '
-          f'model.backbone.init_cfg.checkpoint={args.dst}')
-    return 0
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_converter_cli('official_to_vicmae', parse_args(argv), convert)
 
 
 if __name__ == '__main__':

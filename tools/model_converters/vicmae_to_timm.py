@@ -16,66 +16,50 @@ Example::
         work_dirs/pretrain_vitb/epoch_800.pth checkpoints/vicmae_vitb_timm.pth
 """
 import argparse
-import os.path as osp
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
-from vicmae_mm.utils import UnsafeCheckpointError
 from vicmae_mm.utils.model_conversion import (
-    CheckpointFormatError, check_vicmae_encoder, load_checkpoint_file,
-    save_checkpoint_file, timm_kwargs, vicmae_state_dict, vicmae_to_timm)
+    ConverterOutput, check_vicmae_encoder, converter_arg_parser,
+    run_converter_cli, timm_kwargs, vicmae_state_dict, vicmae_to_timm)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = converter_arg_parser(
         description='Export a vicmae_mm encoder as a timm VisionTransformer '
-        'state dict')
-    parser.add_argument('src',
-                        help='vicmae_mm checkpoint (pretraining or '
-                        'extracted backbone)')
-    parser.add_argument('dst', help='where to write the timm state dict')
-    parser.add_argument(
-        '--num-heads',
-        type=int,
-        default=None,
-        help='attention heads, for the printed timm arguments (not stored '
-        'in the weights; default embed_dims // 64)')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='store_true',
-        help='allow full unpickling of SRC (only for a source you trust)')
-    parser.add_argument('--verbose',
-                        action='store_true',
-                        help='print every key mapping')
+        'state dict',
+        src_help='vicmae_mm checkpoint (pretraining or extracted backbone)',
+        dst_help='where to write the timm state dict',
+        options=[('--num-heads',
+                  dict(type=int,
+                       default=None,
+                       help='attention heads, for the printed timm '
+                       'arguments (not stored in the weights; default '
+                       'embed_dims // 64)'))])
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    if osp.realpath(args.src) == osp.realpath(args.dst):
-        print('vicmae_to_timm: error: dst must differ from src',
-              file=sys.stderr)
-        return 1
-    try:
-        checkpoint = load_checkpoint_file(args.src, args.trust_checkpoint)
-        source = vicmae_state_dict(checkpoint, args.src)
-        state_dict, report = vicmae_to_timm(source, args.src)
-        bare = {f'backbone.{k}': v for k, v in source.items()} \
-            if not any(k.startswith('backbone.') for k in source) else source
-        kwargs = timm_kwargs(check_vicmae_encoder(bare, args.src),
-                             num_heads=args.num_heads)
-    except (CheckpointFormatError, UnsafeCheckpointError,
-            FileNotFoundError) as err:
-        print(f'vicmae_to_timm: error: {err}', file=sys.stderr)
-        return 1
-    save_checkpoint_file(state_dict, args.dst)
+def convert(checkpoint: Any, args: argparse.Namespace) -> ConverterOutput:
+    """The timm state dict of the encoder, and the timm arguments."""
+    source = vicmae_state_dict(checkpoint, args.src)
+    state_dict, report = vicmae_to_timm(source, args.src)
+    bare = {f'backbone.{k}': v for k, v in source.items()} \
+        if not any(k.startswith('backbone.') for k in source) else source
+    kwargs = timm_kwargs(check_vicmae_encoder(bare, args.src),
+                         num_heads=args.num_heads)
+    return ConverterOutput(
+        checkpoint=state_dict,
+        report=report,
+        header=f'{args.src} (vicmae_mm) -> {args.dst} '
+        '(timm VisionTransformer)',
+        after_report=[
+            'timm.models.vision_transformer.VisionTransformer(' +
+            ', '.join(f'{k}={v!r}' for k, v in kwargs.items()) + ')'
+        ])
 
-    print(f'{args.src} (vicmae_mm) -> {args.dst} (timm VisionTransformer)')
-    for line in report.lines(args.verbose):
-        print(line)
-    print('timm.models.vision_transformer.VisionTransformer(' +
-          ', '.join(f'{k}={v!r}' for k, v in kwargs.items()) + ')')
-    return 0
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_converter_cli('vicmae_to_timm', parse_args(argv), convert)
 
 
 if __name__ == '__main__':

@@ -19,16 +19,19 @@ that no rule understands are never dropped silently: they raise
 ``tools/model_converters/`` are thin command-line wrappers around this
 module.
 """
+import argparse
 import os
 import os.path as osp
 import re
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from .checkpoint import safe_torch_load, trust_checkpoint
+from .checkpoint import (UnsafeCheckpointError, safe_torch_load,
+                         trust_checkpoint)
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -145,6 +148,27 @@ def _unknown_error(what: str, keys: Sequence[str], hint: str) -> None:
     more = f' (and {len(keys) - 10} more)' if len(keys) > 10 else ''
     raise CheckpointFormatError(
         f'{what}: {len(keys)} unrecognised key(s): {shown}{more}. {hint}')
+
+
+def _rename_all(state_dict: StateDict,
+                rename: Callable[[str], Optional[Tuple[str, str]]],
+                report: ConversionReport) -> Tuple[StateDict, List[str]]:
+    """Apply ``rename`` to every key, recording each mapping in ``report``.
+
+    Returns:
+        tuple: The renamed state dict (same tensors, same order) and the
+        keys ``rename`` did not understand.
+    """
+    out: StateDict = OrderedDict()
+    unknown = []
+    for key, value in state_dict.items():
+        hit = rename(key)
+        if hit is None:
+            unknown.append(key)
+            continue
+        out[hit[0]] = value
+        report.add(key, hit[0], hit[1])
+    return out, unknown
 
 
 def _check_tensors(state_dict: StateDict, what: str) -> None:
@@ -324,15 +348,9 @@ def official_to_vicmae(
     report = ConversionReport()
     _check_tensors(state_dict, what)
     state_dict = _strip_module_prefix(state_dict, report)
-    out: StateDict = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        hit = _TO_VICMAE(key) or _official_projector_key(key)
-        if hit is None:
-            unknown.append(key)
-            continue
-        out[hit[0]] = value
-        report.add(key, hit[0], hit[1])
+    out, unknown = _rename_all(
+        state_dict, lambda k: _TO_VICMAE(k) or _official_projector_key(k),
+        report)
     if unknown:
         _unknown_error(
             f'{what} is not an official ViC-MAE pretraining state dict',
@@ -373,15 +391,9 @@ def vicmae_to_official(
     report = ConversionReport()
     _check_tensors(state_dict, what)
     check_vicmae_encoder(state_dict, what)
-    out: StateDict = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        hit = _TO_OFFICIAL(key) or _vicmae_projector_key(key)
-        if hit is None:
-            unknown.append(key)
-            continue
-        out[hit[0]] = value
-        report.add(key, hit[0], hit[1])
+    out, unknown = _rename_all(
+        state_dict, lambda k: _TO_OFFICIAL(k) or _vicmae_projector_key(k),
+        report)
     if unknown:
         _unknown_error(
             f'{what} has no official ViC-MAE equivalent', unknown,
@@ -425,20 +437,16 @@ def vicmae_to_timm(
         state_dict = OrderedDict(
             (f'backbone.{k}', v) for k, v in state_dict.items())
     check_vicmae_encoder(state_dict, what)
-    out: StateDict = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        if key.startswith('backbone.'):
-            hit = _ENCODER_TO_TIMM(key)
-            if hit is None:
-                unknown.append(key)
-                continue
-            out[hit[0]] = value
-            report.add(key, hit[0], hit[1])
-        elif key.startswith(PRETRAIN_ONLY_PREFIXES):
-            report.dropped.append(f'{key} (pretraining only)')
-        else:
-            unknown.append(key)
+    # the rules only match backbone.* keys: anything else that is not a
+    # pretraining head is unknown
+    out, unknown = _rename_all(
+        OrderedDict((k, v) for k, v in state_dict.items()
+                    if not k.startswith(PRETRAIN_ONLY_PREFIXES)),
+        _ENCODER_TO_TIMM, report)
+    report.dropped += [
+        f'{k} (pretraining only)' for k in state_dict
+        if k.startswith(PRETRAIN_ONLY_PREFIXES)
+    ]
     if unknown:
         _unknown_error(
             f'{what} is not a ViC-MAE pretraining encoder', unknown,
@@ -607,3 +615,106 @@ def save_checkpoint_file(obj: Any, path: str) -> None:
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+# --------------------------------------------------------------------------
+# Command-line tools (tools/model_converters/)
+# --------------------------------------------------------------------------
+@dataclass
+class ConverterOutput:
+    """What a converter tool writes to DST and prints.
+
+    Attributes:
+        checkpoint: The object saved to DST.
+        report (ConversionReport): The key mapping.
+        header (str): First line printed (what became what).
+        before_report (list): Lines printed between header and report.
+        after_report (list): Lines printed after the report.
+    """
+    checkpoint: Any
+    report: ConversionReport
+    header: str
+    before_report: List[str] = field(default_factory=list)
+    after_report: List[str] = field(default_factory=list)
+
+
+_TRUST_HELP = 'allow full unpickling of SRC (only for a source you trust)'
+
+
+def converter_arg_parser(
+        description: str,
+        src_help: str,
+        dst_help: str,
+        options: Sequence[Tuple[str, Dict[str, Any]]] = (),
+        trust_help: str = _TRUST_HELP,
+        verbose_help: str = 'print every key mapping'
+) -> argparse.ArgumentParser:
+    """The arguments every converter takes: ``src dst [tool options]
+    [--trust-checkpoint] [--verbose]``.
+
+    Args:
+        description (str): The tool's description.
+        src_help (str): Help of the ``src`` argument.
+        dst_help (str): Help of the ``dst`` argument.
+        options (sequence): The tool's own ``(flag, add_argument kwargs)``,
+            listed between ``dst`` and ``--trust-checkpoint``.
+        trust_help (str): Help of ``--trust-checkpoint``.
+        verbose_help (str): Help of ``--verbose``.
+
+    Returns:
+        argparse.ArgumentParser: The parser.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help=dst_help)
+    for flag, kwargs in options:
+        parser.add_argument(flag, **kwargs)
+    parser.add_argument('--trust-checkpoint',
+                        action='store_true',
+                        help=trust_help)
+    parser.add_argument('--verbose', action='store_true', help=verbose_help)
+    return parser
+
+
+def run_converter_cli(
+        name: str, args: argparse.Namespace,
+        convert: Callable[[Any, argparse.Namespace], ConverterOutput]) -> int:
+    """Load SRC, convert it, save DST and print what was mapped.
+
+    Loading is weights-only unless ``args.trust_checkpoint``. A bad or
+    unsafe checkpoint, a missing file or DST equal to SRC prints
+    ``<name>: error: ...`` to stderr and writes nothing.
+
+    Args:
+        name (str): The tool's name, for messages.
+        args (argparse.Namespace): From :func:`converter_arg_parser`.
+        convert (callable): ``(loaded checkpoint, args) ->``
+            :class:`ConverterOutput`; raises :class:`CheckpointFormatError`
+            on a checkpoint it cannot convert.
+
+    Returns:
+        int: The exit code: 0 on success, 1 on error.
+    """
+    if osp.realpath(args.src) == osp.realpath(args.dst):
+        print(f'{name}: error: dst must differ from src', file=sys.stderr)
+        return 1
+    try:
+        checkpoint = load_checkpoint_file(args.src, args.trust_checkpoint)
+        result = convert(checkpoint, args)
+    except (CheckpointFormatError, UnsafeCheckpointError,
+            FileNotFoundError) as err:
+        print(f'{name}: error: {err}', file=sys.stderr)
+        return 1
+    save_checkpoint_file(result.checkpoint, args.dst)
+
+    print(result.header)
+    for line in (result.before_report + result.report.lines(args.verbose) +
+                 result.after_report):
+        print(line)
+    return 0
+
+
+def describe_arch(arch: Dict[str, Any]) -> str:
+    """The line the tools print about the architecture they found."""
+    return 'architecture found in the weights: ' + ', '.join(
+        f'{k}={v}' for k, v in arch.items())

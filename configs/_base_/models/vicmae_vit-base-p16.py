@@ -11,8 +11,10 @@ model = dict(
     backbone=dict(
         type='ViCMAEViT', arch='base', img_size=224, patch_size=16,
         mask_ratio=0.5),
+    # mmpretrain's MAEPretrainDecoder (same weights and keys) with a cheaper
+    # forward and optional activation checkpointing
     neck=dict(
-        type='MAEPretrainDecoder',
+        type='ViCMAEPretrainDecoder',
         num_patches=196,
         patch_size=16,
         in_chans=3,

@@ -129,7 +129,7 @@ param_scheduler = [
         begin=0,
         end=max_epochs,
         by_epoch=True,
-        milestones=[max_epochs - 2],
+        milestones=[max_epochs - 1],
         gamma=0.1)
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)

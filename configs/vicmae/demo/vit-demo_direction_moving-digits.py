@@ -81,8 +81,8 @@ test_dataloader = dict(
 
 # fp32 on CPU (mmaction2's hard-label loss and bf16 autocast disagree);
 # layer decay over the demo encoder's depth; lr for a short run
-max_epochs = 10
-warmup_epochs = 1
+max_epochs = 30
+warmup_epochs = 2
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
@@ -93,22 +93,14 @@ optim_wrapper = dict(
         decay_rate=0.75,
         decay_type='layer_wise',
         num_layers=arch['num_layers']))
+# the recipe's warm-up + cosine, over this run's length
 param_scheduler = [
+    dict(_base_.param_scheduler[0], end=warmup_epochs),
     dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
+        _base_.param_scheduler[1],
         T_max=max_epochs - warmup_epochs,
-        eta_min=1e-6,
-        by_epoch=True,
         begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True)
+        end=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs, val_begin=1, val_interval=max_epochs)
 auto_scale_lr = dict(base_batch_size=8)

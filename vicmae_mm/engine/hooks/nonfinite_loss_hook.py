@@ -26,11 +26,12 @@ class NonFiniteLossHook(Hook):
     ``CheckpointHook``, no checkpoint of the poisoned weights is written and
     the last good one stays intact.
 
-    Under AMP with loss scaling (``AmpOptimWrapper``), the optimizer skips
-    steps with non-finite gradients (so does ``CPUAmpOptimWrapper`` when
-    its ``skip_nonfinite`` attribute is set); such iterations are counted (``train/nonfinite_skipped`` in
-    the logs) and training goes on, unless more than ``max_skips`` happen in
-    a row, which means divergence rather than overflow.
+    Under AMP the optimizer wrapper skips such updates
+    (``AmpOptimWrapper``'s grad scaler; ``CPUAmpOptimWrapper`` with its
+    default ``skip_nonfinite=True``); such iterations are counted
+    (``train/nonfinite_skipped`` in the logs) and training goes on, unless
+    more than ``max_skips`` happen in a row, which means divergence rather
+    than overflow.
 
     All ranks take the same decision (one all-reduce of a flag), so one bad
     rank cannot leave the others waiting.

@@ -1,10 +1,14 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Mixed precision on CPU (mmengine's AmpOptimWrapper is GPU-only)."""
 from contextlib import contextmanager
+from typing import Dict, Optional
 
 import torch
+import torch.distributed as dist
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
+
+from vicmae_mm.models.utils import get_dist_info
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -16,17 +20,33 @@ class CPUAmpOptimWrapper(OptimWrapper):
     throughput. bf16 keeps fp32's exponent range, so no loss scaling is
     needed; parameters, gradients and optimizer state stay fp32.
 
+    Like ``AmpOptimWrapper``'s grad scaler, it skips the update of an
+    iteration whose loss is not finite (``skip_nonfinite``): no backward,
+    no optimizer step, the weights stay as they were. Every rank takes the
+    same decision (one all-reduce of a flag), so DDP ranks never disagree on
+    whether to run backward. Under gradient accumulation, a window with a
+    non-finite loss is dropped whole. ``NonFiniteLossHook`` counts such
+    iterations and stops the run after too many in a row.
+
     Args:
         dtype (str): ``'bfloat16'`` (default) or ``'float16'``.
+        skip_nonfinite (bool): Skip updates of non-finite losses instead of
+            applying NaN gradients. Defaults to True.
         **kwargs: Arguments of :class:`OptimWrapper`.
     """
 
-    def __init__(self, dtype: str = 'bfloat16', **kwargs) -> None:
+    def __init__(self,
+                 dtype: str = 'bfloat16',
+                 skip_nonfinite: bool = True,
+                 **kwargs) -> None:
         if dtype not in ('bfloat16', 'float16'):
             raise ValueError(f'CPUAmpOptimWrapper: dtype must be "bfloat16" '
                              f'or "float16", got {dtype!r}')
         super().__init__(**kwargs)
         self.cast_dtype = getattr(torch, dtype)
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.skipped_updates = 0
+        self._window_poisoned = False
 
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
@@ -35,3 +55,34 @@ class CPUAmpOptimWrapper(OptimWrapper):
         with super().optim_context(model), torch.autocast(
                 device_type='cpu', dtype=self.cast_dtype):
             yield
+
+    @staticmethod
+    def _finite_on_all_ranks(loss: torch.Tensor) -> bool:
+        finite = bool(torch.isfinite(loss.detach()).all())
+        _, world_size = get_dist_info()
+        if world_size > 1:
+            flag = torch.tensor([0.0 if finite else 1.0])
+            dist.all_reduce(flag)
+            finite = bool(flag.item() == 0)
+        return finite
+
+    def update_params(self,
+                      loss: torch.Tensor,
+                      step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        """Backward and (every ``accumulative_counts`` calls) step, unless
+        the loss is not finite on some rank (see the class docstring)."""
+        if not self.skip_nonfinite:
+            return super().update_params(loss, step_kwargs, zero_kwargs)
+        if not self._finite_on_all_ranks(loss):
+            self._window_poisoned = True
+            self._inner_count += 1  # what backward() would have counted
+        else:
+            self.backward(self.scale_loss(loss))
+        if self.should_update():
+            if self._window_poisoned:
+                self.skipped_updates += 1
+                self._window_poisoned = False
+            else:
+                self.step(**(step_kwargs or {}))
+            self.zero_grad(**(zero_kwargs or {}))

@@ -14,22 +14,11 @@ model = dict(
 optim_wrapper = dict(paramwise_cfg=dict(decay_rate=0.8, num_layers=24))
 
 max_epochs = 50
-warmup_epochs = 5
 train_cfg = dict(max_epochs=max_epochs)
 param_scheduler = [
+    _base_.param_scheduler[0],
     dict(
-        type='LinearLR',
-        start_factor=1e-3,
-        by_epoch=True,
-        begin=0,
-        end=warmup_epochs,
-        convert_to_iter_based=True),
-    dict(
-        type='CosineAnnealingLR',
-        T_max=max_epochs - warmup_epochs,
-        eta_min=1e-6,
-        by_epoch=True,
-        begin=warmup_epochs,
-        end=max_epochs,
-        convert_to_iter_based=True)
+        _base_.param_scheduler[1],
+        T_max=max_epochs - _base_.warmup_epochs,
+        end=max_epochs)
 ]

@@ -1,9 +1,11 @@
 # ViC-MAE ViT-B/16 encoder as an mmaction2 video classifier: the image
 # checkpoint is inflated to 2x16x16 tubelets, joint space-time attention,
 # mean pooling + fc_norm, then a linear head (mmaction2's TimeSformerHead).
-# Leaf configs set `pretrained`, the number of classes and the data.
+# Mixup / cutmix are sized for Kinetics-400; leaf configs set `pretrained`
+# and, for other data, the number of classes.
 pretrained = 'work_dirs/pretrain_vitb/epoch_800.pth'
 num_frames = 16
+num_classes = 400
 
 model = dict(
     type='Recognizer3D',
@@ -25,7 +27,7 @@ model = dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
     cls_head=dict(
         type='TimeSformerHead',
-        num_classes=400,
+        num_classes=num_classes,
         in_channels=768,
         label_smooth_eps=0.1,
         average_clips='prob'),
@@ -34,23 +36,13 @@ model = dict(
         # decord decodes RGB; ImageNet statistics as in pretraining
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
-        format_shape='NCTHW'))
-
-# AdamW with mmaction2's layer-wise lr decay: block i gets
-# decay_rate ** (num_layers - i), patch/position embeddings
-# decay_rate ** (num_layers + 1), head and norms the full lr.
-# `num_layers` must equal the encoder depth. The constructor gives no weight
-# decay to 1-D parameters (norms, biases) and ignores `norm_decay_mult` /
-# `custom_keys`. Mixed precision as in pretraining (tools/train.py switches
-# to bf16 autocast on machines without a GPU).
-optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
-    optimizer=dict(
-        type='AdamW', lr=1.25e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='LearningRateDecayOptimizerConstructor',
-    paramwise_cfg=dict(
-        decay_rate=0.75, decay_type='layer_wise', num_layers=12))
+        format_shape='NCTHW',
+        blending=dict(
+            type='RandomBatchAugment',
+            augments=[
+                dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
+                dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)
+            ])))
 
 # Load vicmae_mm (registers the backbone in mmaction2) and keep saved
 # checkpoints weights-only loadable, as everywhere in this toolkit.
