@@ -180,6 +180,8 @@ def test_run_configs_use_only_the_given_data_and_init(task, tmp_path):
                 assert init_cfg.prefix == 'backbone.'
         assert cfg.optim_wrapper.type in ('OptimWrapper',
                                           'CPUAmpOptimWrapper')
+        # every run is seeded: the summary is the same on every run
+        assert cfg.randomness['seed'] == 0
 
 
 def test_rebase_rejects_configs_without_demo_data_root(tmp_path):
