@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from vicmae_mm.utils.runner_setup import finish_distributed
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -27,15 +29,15 @@ def _worker(rank: int, world_size: int, port: int, fn: Callable,
     try:
         result = fn(rank, world_size, *args)
         torch.save(result, os.path.join(out_dir, f'rank{rank}.pt'))
-        # rank 0 hosts the TCP store: no rank may tear down (and exit)
-        # while another still talks to it
-        dist.barrier()
+        # what tools/train.py does at the end: barrier, then destroy
+        finish_distributed()
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():  # fn failed: no barrier, just tear down
+            dist.destroy_process_group()
     # The result is on disk. Leave without the interpreter's teardown: now
-    # and then (about 1 in 50 runs on a loaded 2-core machine) a gloo child
-    # died in C++ static destruction at exit ("terminate called without an
-    # active exception", SIGABRT) after all its work had succeeded.
+    # and then, on a loaded 2-core machine, a gloo child died at exit
+    # ("terminate called without an active exception", SIGABRT) after all
+    # its work had succeeded.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -238,15 +238,20 @@ def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
 
 def last_checkpoint(work_dir: str) -> str:
     """The checkpoint mmengine recorded last in ``work_dir``."""
+    from vicmae_mm.utils.resume import read_last_checkpoint
     marker = osp.join(work_dir, 'last_checkpoint')
-    if not osp.isfile(marker):
+    path = read_last_checkpoint(work_dir)
+    if path is None:
         raise FileNotFoundError(f'no checkpoint was saved in {work_dir} '
-                                f'({marker} missing)')
-    with open(marker, encoding='utf-8') as f:
-        path = f.read().strip()
+                                f'({marker} missing or empty)')
     if not osp.isfile(path):
         raise FileNotFoundError(f'{marker} names {path}, which is missing')
     return path
+
+
+def say(message: str) -> None:
+    """Print a progress line of the demo (``run_demo.py`` shows these)."""
+    print(f'[demo] {message}', flush=True)
 
 
 def read_json(path: str) -> dict:

@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'data', 'demo'))
 
 from demo_stages import (INITS, REPO_ROOT, STAGES, data_spec_kwargs,  # noqa
-                         markdown_table, read_json, spec_dict,
+                         markdown_table, read_json, say, spec_dict,
                          summary_rows, write_json)
 
 # subprocess lines shown on the console (all of them go to the stage log)
@@ -50,10 +50,6 @@ _RESULT = re.compile(r'^\[demo\]')
 
 class DemoError(RuntimeError):
     """A demo stage failed; the message names it."""
-
-
-def say(message: str) -> None:
-    print(f'[demo] {message}', flush=True)
 
 
 def load_average() -> str:

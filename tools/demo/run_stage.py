@@ -23,12 +23,8 @@ from typing import Dict, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from demo_stages import (FULL_BUDGET, QUICK_BUDGET, STAGES,  # noqa: E402
-                         TASKS, build_run_config, last_checkpoint,
+                         TASKS, build_run_config, last_checkpoint, say,
                          write_json)
-
-
-def say(message: str) -> None:
-    print(f'[demo] {message}', flush=True)
 
 
 def _metrics_hook():

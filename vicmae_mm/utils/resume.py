@@ -17,6 +17,20 @@ def _loadable(path: str) -> bool:
     return zipfile.is_zipfile(path)
 
 
+def read_last_checkpoint(work_dir: str) -> Optional[str]:
+    """The path mmengine recorded in ``work_dir/last_checkpoint``.
+
+    Returns:
+        str, optional: The path (not checked to exist), or None when the
+        marker is missing or empty.
+    """
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker, encoding='utf-8') as f:
+        return f.read().strip() or None
+
+
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``--resume`` (without a path) should continue from.
 
@@ -34,10 +48,7 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
         str, optional: Path of the checkpoint, or None to start fresh.
     """
     last = osp.join(work_dir, 'last_checkpoint')
-    named = None
-    if osp.isfile(last):
-        with open(last) as f:
-            named = f.read().strip() or None
+    named = read_last_checkpoint(work_dir)
     if named and osp.isfile(named) and _loadable(named):
         return named
     candidates = []

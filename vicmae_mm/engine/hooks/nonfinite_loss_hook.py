@@ -1,15 +1,14 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Stop (or, under AMP, count) iterations whose loss is not finite."""
 import math
-import os.path as osp
 from typing import Optional
 
 import torch
-import torch.distributed as dist
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from vicmae_mm.models.utils import get_dist_info
+from vicmae_mm.models.utils import any_rank
+from vicmae_mm.utils.resume import read_last_checkpoint
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -69,13 +68,7 @@ class NonFiniteLossHook(Hook):
             if 'loss' in k and isinstance(v, (torch.Tensor, float))
         }
         local_bad = any(not math.isfinite(v) for v in terms.values())
-        _, world_size = get_dist_info()
-        any_bad = local_bad
-        if world_size > 1:
-            flag = torch.tensor([float(local_bad)])
-            dist.all_reduce(flag)
-            any_bad = bool(flag.item() > 0)
-        if not any_bad:
+        if not any_rank(local_bad):
             self.consecutive = 0
             return
         iteration = runner.iter + 1
@@ -91,8 +84,7 @@ class NonFiniteLossHook(Hook):
                 'the AMP optimizer wrapper skips this step '
                 f'({self.skipped} skipped so far).')
             return
-        last = osp.join(runner.work_dir, 'last_checkpoint')
-        last_ckpt = open(last).read().strip() if osp.isfile(last) else None
+        last_ckpt = read_last_checkpoint(runner.work_dir)
         raise NonFiniteLossError(
             f'Non-finite loss at iteration {iteration}: {described}'
             f'{" (on another rank)" if not local_bad else ""}. Training '

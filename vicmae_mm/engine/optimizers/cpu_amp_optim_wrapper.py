@@ -4,11 +4,10 @@ from contextlib import contextmanager
 from typing import Dict, Optional
 
 import torch
-import torch.distributed as dist
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 
-from vicmae_mm.models.utils import get_dist_info
+from vicmae_mm.models.utils import any_rank
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -56,16 +55,6 @@ class CPUAmpOptimWrapper(OptimWrapper):
                 device_type='cpu', dtype=self.cast_dtype):
             yield
 
-    @staticmethod
-    def _finite_on_all_ranks(loss: torch.Tensor) -> bool:
-        finite = bool(torch.isfinite(loss.detach()).all())
-        _, world_size = get_dist_info()
-        if world_size > 1:
-            flag = torch.tensor([0.0 if finite else 1.0])
-            dist.all_reduce(flag)
-            finite = bool(flag.item() == 0)
-        return finite
-
     def update_params(self,
                       loss: torch.Tensor,
                       step_kwargs: Optional[Dict] = None,
@@ -74,7 +63,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
         the loss is not finite on some rank (see the class docstring)."""
         if not self.skip_nonfinite:
             return super().update_params(loss, step_kwargs, zero_kwargs)
-        if not self._finite_on_all_ranks(loss):
+        if any_rank(not bool(torch.isfinite(loss.detach()).all())):
             self._window_poisoned = True
             self._inner_count += 1  # what backward() would have counted
         else:

@@ -1,5 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Collectives that keep gradients, usable with every backend (gloo too)."""
+"""Collectives usable with every backend (gloo too), most keeping
+gradients."""
 from typing import Tuple
 
 import torch
@@ -29,6 +30,25 @@ class _AllGatherWithGrad(torch.autograd.Function):
         all_grads = torch.stack(grads)
         dist.all_reduce(all_grads)
         return all_grads[dist.get_rank()]
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether ``flag`` is true on at least one rank (one all-reduce; the
+    flag itself without a process group), so every rank takes the same
+    decision.
+
+    Args:
+        flag (bool): This rank's value.
+
+    Returns:
+        bool: The OR of ``flag`` over all ranks.
+    """
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return flag
+    votes = torch.tensor([float(flag)])
+    dist.all_reduce(votes)
+    return bool(votes.item() > 0)
 
 
 def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
