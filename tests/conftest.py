@@ -4,12 +4,25 @@ import itertools
 import os
 import os.path as osp
 import sys
+import tempfile
 
 import pytest
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+_TESTS = osp.dirname(osp.abspath(__file__))
+# the tools' own modules (reference_vicmae, flops, converter_cli...), found
+# the way the tools find them when run as scripts
+for _tools in ('analysis', 'model_converters'):
+    sys.path.insert(0, osp.join(osp.dirname(_TESTS), 'tools', _tools))
+sys.path.insert(0, _TESTS)
 
 from helpers import TINY_PRETRAIN_CFG, write_images  # noqa: E402
+
+# One CPU kernel cache for the whole run, shared with the subprocesses the
+# tests start (a resumed run must pick the kernels its first run picked),
+# and apart from the user's own ~/.cache.
+os.environ.setdefault(
+    'VICMAE_CPU_KERNEL_CACHE',
+    osp.join(tempfile.mkdtemp(prefix='vicmae_kernels_'), 'cpu_kernels.json'))
 
 _RUNNER_IDS = itertools.count()
 

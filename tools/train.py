@@ -1,35 +1,36 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Train with an mmengine Runner (same interface as mmpretrain's train.py)."""
 import argparse
-import os
-import os.path as osp
+from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+import torch
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import vicmae_mm  # noqa: F401  (registers components, applies compat fixes)
-from vicmae_mm.utils import trust_checkpoint
-from vicmae_mm.utils.resume import find_resume_checkpoint
+from vicmae_mm.utils.cli import (build_parser, load_config, parse_args,
+                                 prepare_slurm_port, resume_latest)
+from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
 from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
                                           finish_distributed,
                                           prepare_cpu_distributed, use_amp)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a model')
+def get_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = build_parser('Train a model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
         type=str,
         const='auto',
         help='resume from the given checkpoint; without a value, from the '
-        'latest checkpoint in the work dir')
+        'latest complete checkpoint in the work dir')
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='mixed precision: AmpOptimWrapper on GPU, bf16 autocast on CPU')
+        help='mixed precision: bf16 on GPUs that support it, else fp16 with '
+        'loss scaling; bf16 autocast on CPU')
     parser.add_argument(
         '--no-validate',
         action='store_true',
@@ -46,82 +47,42 @@ def parse_args() -> argparse.Namespace:
         '--no-persistent-workers',
         action='store_true',
         help='disable persistent_workers in dataloaders')
-    parser.add_argument(
-        '--trust-checkpoint',
-        action='append',
-        default=[],
-        metavar='PATH',
-        help='allow full unpickling of this checkpoint file or folder '
-        '(only for sources you trust; default loading is weights-only)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings in the config, key=value')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply the command-line arguments to the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-
+    """Apply the training arguments to the config (``--cfg-options`` was
+    applied by :func:`load_config`)."""
     use_amp(cfg, args.amp)
-
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
-
     if args.resume is not None and args.resume != 'auto':
         cfg.resume = True
         cfg.load_from = args.resume
-
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})
         cfg.auto_scale_lr.enable = True
-
-    def set_loader(name: str, key: str, value) -> None:
-        loader = cfg.get(name, None)
-        if loader is not None:
-            loader[key] = value
-
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name, None)
+        if loader is None:
+            continue
         if args.no_pin_memory:
-            set_loader(name, 'pin_memory', False)
+            loader['pin_memory'] = False
         if args.no_persistent_workers:
-            set_loader(name, 'persistent_workers', False)
-
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.resume == 'auto':
-        # newest *complete* checkpoint of the work dir (mmengine would trust
-        # `last_checkpoint` even when a kill left it empty or dangling)
-        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
-        cfg.resume = cfg.load_from is not None
+            loader['persistent_workers'] = False
     ensure_weights_only_checkpoints(cfg)
     return cfg
 
 
-def main() -> None:
-    args = parse_args()
-    for path in args.trust_checkpoint:
-        trust_checkpoint(path)
-    cfg = Config.fromfile(args.config)
-    cfg = merge_args(cfg, args)
+def main(argv: Optional[List[str]] = None) -> None:
+    args = get_args(argv)
+    cfg = merge_args(load_config(args), args)
+    prepare_slurm_port()
+    if not torch.cuda.is_available():
+        # the settings tools/analysis/benchmark_pretrain.py measures with
+        configure_cpu_runtime()
     # torchrun without GPUs: gloo process group, DDP without device_ids
     prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
@@ -129,6 +90,9 @@ def main() -> None:
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    if args.resume == 'auto':
+        # chosen once the process group exists: rank 0 decides for all
+        resume_latest(runner)
     runner.train()
     finish_distributed()
 

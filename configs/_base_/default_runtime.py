@@ -1,7 +1,7 @@
-default_scope = 'mmpretrain'
+# loads vicmae_mm; checkpoints weights-only loadable
+_base_ = ['./safe_checkpoints.py']
 
-# Load vicmae_mm so configs can name its components.
-custom_imports = dict(imports=['vicmae_mm'], allow_failed_imports=False)
+default_scope = 'mmpretrain'
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
@@ -17,15 +17,13 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
-# Checkpoints hold plain values so `--resume` works with weights_only=True.
 # NonFiniteLossHook: stop (or count AMP-skipped steps) on NaN/Inf loss,
 # before CheckpointHook can save poisoned weights.
 # DataSkipSummaryHook: per-epoch summary of bad files skipped by the data
 # pipeline and of frame gaps clamped on short videos.
 # IterationSeedHook: masks / drop path drawn from (seed, iter, rank), so a
 # resumed run reproduces the uninterrupted run's losses.
-custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
+custom_hooks = _base_.custom_hooks + [
     dict(type='IterationSeedHook'),
     dict(type='NonFiniteLossHook'),
     dict(type='DataSkipSummaryHook'),

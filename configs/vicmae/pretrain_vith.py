@@ -1,5 +1,5 @@
 # ViC-MAE ViT-H/14 at 224 px (16 x 16 patches). For memory, see the
-# FSDP / DeepSpeed strategy configs in configs/vicmae/strategies/.
+# FSDP config in configs/vicmae/strategies/.
 _base_ = ['./pretrain_vitb.py']
 model = dict(
     backbone=dict(arch='huge', patch_size=14),

@@ -1,4 +1,5 @@
-# ViC-MAE ViT-L/16 (the paper's main model: 87.1% IN1K, 75.9% SSv2).
+# ViC-MAE ViT-L/16, the paper's main model (it reports 87.1% IN1K top-1
+# when pretrained with extra data, and 75.9% SSv2).
 _base_ = ['./pretrain_vitb.py']
 model = dict(
     backbone=dict(arch='large'),

@@ -12,9 +12,10 @@ def _rank_fn(rank, world_size, video_list, image_list):
     from mmengine.registry import init_default_scope
     from mmpretrain.structures import DataSample
 
-    import vicmae_mm.datasets.data_skip_summary_hook as hook_module
-    from vicmae_mm.datasets import (DataSkipSummaryHook, MixedPairDataset,
-                                    MixedRatioSampler, VideoFramePairDataset)
+    import vicmae_mm.engine.hooks.data_skip_summary_hook as hook_module
+    from vicmae_mm.datasets import (MixedPairDataset, MixedRatioSampler,
+                                    VideoFramePairDataset)
+    from vicmae_mm.engine.hooks import DataSkipSummaryHook
     init_default_scope('mmpretrain')
     dataset = MixedPairDataset(datasets=[
         VideoFramePairDataset(ann_file=video_list),

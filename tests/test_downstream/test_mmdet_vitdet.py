@@ -75,7 +75,7 @@ class TestRelPosAttention:
     def test_matches_mmpretrain_reference(self, hw):
         """SDPA with the decomposed bias == SAM/ViTDet's explicit softmax."""
         torch.manual_seed(0)
-        ours = RelPosAttention(32, 4, use_rel_pos=True, rel_pos_size=(4, 4))
+        ours = RelPosAttention(32, 4, use_rel_pos=True, input_size=(4, 4))
         ref = SAMAttention(32, 4, use_rel_pos=True, input_size=(4, 4))
         with torch.no_grad():
             ours.rel_pos_h.normal_(0, 0.5)
@@ -90,11 +90,11 @@ class TestRelPosAttention:
         assert not torch.allclose(ours(x), ref(x), atol=1e-4)
 
     def test_rel_pos_zero_initialised_and_validated(self):
-        attn = RelPosAttention(16, 2, use_rel_pos=True, rel_pos_size=(3, 5))
+        attn = RelPosAttention(16, 2, use_rel_pos=True, input_size=(3, 5))
         assert attn.rel_pos_h.shape == (5, 8)
         assert attn.rel_pos_w.shape == (9, 8)
         assert not attn.rel_pos_h.any() and not attn.rel_pos_w.any()
-        with pytest.raises(ValueError, match='rel_pos_size'):
+        with pytest.raises(ValueError, match='input_size'):
             RelPosAttention(16, 2, use_rel_pos=True)
         with pytest.raises(ValueError, match='not divisible'):
             RelPosAttention(16, 3)

@@ -15,9 +15,7 @@ from torch import nn
 
 from helpers import REPO_ROOT, TINY_PRETRAIN_CFG, write_images
 from vicmae_mm.engine.hooks import ReconstructionVisHook
-from vicmae_mm.engine.hooks.reconstruction_vis_hook import (ROW_NAMES,
-                                                            compose_grid,
-                                                            reconstruct)
+from vicmae_mm.visualization import ROW_NAMES, compose_grid, reconstruct
 
 PANEL = 96  # 32-pixel inputs are enlarged x3 to reach min_panel_size=96
 LABEL_W, VIEW_GAP, SAMPLE_GAP = 112, 2, 8

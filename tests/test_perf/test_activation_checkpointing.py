@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 from helpers import TINY_ARCH
 from perf_helpers import (assert_same, build, loss_and_grads, pair_and_noise,
                           tiny_model_cfg)
-from vicmae_mm.analysis.memory import allocation_peak
+from memory import allocation_peak
 
 
 def _ours(model):
@@ -19,7 +19,7 @@ def test_checkpointing_keeps_losses_and_gradients(enc, dec):
     plain = build(tiny_model_cfg())
     ckpt = build(
         tiny_model_cfg(
-            bb_checkpoint_activations=enc, neck_checkpoint_activations=dec),
+            bb_with_cp=enc, neck_with_cp=dec),
         state_dict=plain.state_dict())
     assert ckpt.backbone.num_checkpointed == (3 if enc is True else enc)
     assert ckpt.neck.num_checkpointed == (2 if dec is True else int(dec))
@@ -38,8 +38,8 @@ def test_checkpointing_lowers_peak_tensor_memory():
         tiny_model_cfg(
             enc_layers=4,
             dec_layers=2,
-            bb_checkpoint_activations=True,
-            neck_checkpoint_activations=True),
+            bb_with_cp=True,
+            neck_with_cp=True),
         state_dict=plain.state_dict())
     views, noise = pair_and_noise(b=16)
 
@@ -61,11 +61,11 @@ def test_checkpointing_lowers_peak_tensor_memory():
 
 @pytest.mark.parametrize('value', [5, -1, 1.5, 'all'])
 def test_bad_checkpointing_value(value):
-    with pytest.raises(ValueError, match='checkpoint_activations'):
+    with pytest.raises(ValueError, match='with_cp'):
         MODELS.build(
             dict(
                 type='ViCMAEViT',
                 arch=TINY_ARCH,
                 img_size=32,
                 patch_size=8,
-                checkpoint_activations=value))
+                with_cp=value))

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import REPO_ROOT, TINY_PRETRAIN_CFG
 from perf_helpers import build, tiny_model_cfg  # noqa: F401  (registers)
-from vicmae_mm.analysis.flops import vicmae_step_flops
+from flops import vicmae_step_flops
 
 
 def _load_tool():
@@ -26,17 +26,23 @@ def test_benchmark_runs_all_variants(tmp_path, capsys):
     out = str(tmp_path / 'bench.json')
     results = tool.main([
         TINY_PRETRAIN_CFG, '--batch', '8', '--steps', '1', '--repeats', '1',
-        '--warmup', '0', '--peak-size', '128', '--reference',
+        '--warmup', '0', '--peak-size', '128', '--reference', '--released',
         '--checkpoint-activations', '--memory', '--no-malloc-tuning', '--json',
         out, '--cfg-options', 'model.neck.type=ViCMAEPretrainDecoder'
     ])
     printed = capsys.readouterr().out
     assert 'ours / reference' in printed and 'GFLOP/s' in printed
+    # what ran is reported: the CPU, the settings, the kernels chosen
+    assert results['runtime']['cpu'] in printed
+    assert results['runtime']['malloc_tuning'] is False
+    assert results['kernel_choices'] and all(
+        f'{k}: {v}' in printed for k, v in results['kernel_choices'].items())
     assert results['speedups']['ours / reference'] > 0
     variants = results['variants']
-    assert set(variants) == {'ours', 'reference', 'ours-ckpt'}
+    assert set(variants) == {'ours', 'reference', 'released', 'ours-ckpt'}
+    assert 'ours / released' in results['paired_speedups']
     # same batch and masks: every fp32 variant computes the same losses
-    for name in ('reference', 'ours-ckpt'):
+    for name in ('reference', 'released', 'ours-ckpt'):
         for key, value in variants['ours']['losses'].items():
             assert variants[name]['losses'][key] == pytest.approx(
                 value, rel=1e-5, abs=1e-6), (name, key)

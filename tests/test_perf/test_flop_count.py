@@ -5,8 +5,8 @@ import pytest
 from torch.utils.flop_counter import FlopCounterMode
 
 from perf_helpers import build, pair_and_noise, tiny_model_cfg
-from vicmae_mm.analysis.flops import vicmae_step_flops
-from vicmae_mm.analysis.reference_vicmae import ReferenceViCMAE
+from flops import vicmae_step_flops
+from reference_vicmae import ReferenceViCMAE
 
 
 @pytest.mark.parametrize('overrides, b', [

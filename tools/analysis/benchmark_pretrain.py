@@ -1,136 +1,87 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Measure ViC-MAE pretraining speed, FLOP/s and memory on CPU or CUDA.
 
-Runs training steps (synthetic uint8 view pairs -> data preprocessor ->
-loss -> backward -> optimizer) of any pretraining config and prints, per
-variant:
+Runs whole training steps (synthetic uint8 view pairs -> data preprocessor
+-> loss -> backward -> optimizer) of a pretraining config and prints, per
+variant: pairs/s, the split of the step time (data, forward, backward,
+optimizer), achieved FLOP/s from the analytic FLOP count and its fraction
+of the dense matmul peak measured in the same run, the first-step losses on
+one batch and one set of masks (they must agree), optionally peak tensor
+memory. It also prints the CPU model, the process settings
+(:func:`vicmae_mm.utils.cpu_runtime.configure_cpu_runtime`, which
+``tools/train.py`` applies too) and the CPU kernels the fast ViT blocks
+chose by measurement.
 
-- pairs/s and the split of the step time (data, forward, backward,
-  optimizer; medians over all timed steps);
-- achieved FLOP/s from the exact analytic FLOP count
-  (:mod:`vicmae_mm.analysis.flops`) and its fraction of the dense matmul
-  peak **measured in the same run** (fp32: the best of ``torch.mm`` and
-  oneDNN on 4096^2; bf16/fp16: ``torch.mm``);
-- with ``--memory``, peak memory (CPU: resident set size sampled every
-  millisecond in a fresh process per variant; CUDA: the allocator's peak);
-- the first-step losses of every variant on the same batch and masks.
+Variants run interleaved (``--repeats`` rounds of ``--steps`` steps), on
+the same weights and optimizer, so their ratios hold on a loaded machine:
 
-Variants are timed interleaved (``--repeats`` rounds of ``--steps`` steps
-each), so ratios between them hold under a shared, noisy machine:
-
-- ``ours``: the model as configured (with ``--amp``: autocast in
-  ``--dtype``, through ``CPUAmpOptimWrapper`` on CPU);
+- ``ours``: the model as configured (``--amp``: autocast in ``--dtype``);
 - ``ours-fp32`` (``--amp --compare-fp32``): the same in fp32;
-- ``reference`` (``--reference``): the plain implementation of the same
-  objective (:mod:`vicmae_mm.analysis.reference_vicmae`, fp32);
-- ``ours-ckpt`` (``--checkpoint-activations``): ours with every encoder
-  and decoder block checkpointed;
+- ``reference`` (``--reference``): the plain implementation
+  (``ReferenceViCMAE``: per-view passes, unfused attention, ``F.linear``);
+- ``released`` (``--released``): the released ViC-MAE code's structure:
+  per-view passes through timm ``Block`` modules (fused SDPA attention,
+  ``nn.Linear``) sharing the model's parameters;
+- ``ours-ckpt`` (``--checkpoint-activations``): every block checkpointed;
 - ``ours-compiled`` (``--compile``): ``torch.compile`` of ours.
 
-Example (the figures in docs/benchmarks/pretraining_speed.md)::
+Example (docs/benchmarks/pretraining_speed.md)::
 
-    python tools/analysis/benchmark_pretrain.py configs/vicmae/pretrain_vitb.py \
-        --batch 4 --threads 2 --reference --repeats 3 --steps 2
+    python tools/analysis/benchmark_pretrain.py \
+        configs/vicmae/pretrain_vitb.py --batch 4 --reference --released \
+        --amp --compare-fp32 --repeats 5
 """
 import argparse
-import ctypes
 import json
 import os
 import os.path as osp
 import statistics
-import subprocess
-import sys
-import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List
 
 import torch
 
 SPLITS = ('data', 'forward', 'backward', 'optimizer')
 
+# (flag, add_argument keywords); flags without "type" are switches
+_ARGS = (
+    ('--batch', dict(type=int, default=4, help='view pairs per step')),
+    ('--img-size', dict(type=int, help='input size (default: the config)')),
+    ('--steps', dict(type=int, default=1, help='timed steps per round')),
+    ('--repeats', dict(type=int, default=5, help='interleaved rounds')),
+    ('--warmup', dict(type=int, default=1, help='untimed steps per variant')),
+    ('--device', dict(default='cpu', choices=['cpu', 'cuda'])),
+    ('--threads', dict(type=int, help='torch.set_num_threads (CPU)')),
+    ('--amp', dict(help='autocast in --dtype for "ours"')),
+    ('--dtype', dict(default='bfloat16', choices=['bfloat16', 'float16'])),
+    ('--compare-fp32', dict(help='with --amp, also ours in fp32')),
+    ('--reference', dict(help='also the plain reference implementation')),
+    ('--released', dict(help='also the released code (timm blocks)')),
+    ('--compile', dict(help='also torch.compile of ours')),
+    ('--checkpoint-activations', dict(help='also ours, blocks checkpointed')),
+    ('--memory', dict(help='peak tensor memory of a step per variant')),
+    ('--peak-size', dict(type=int, default=4096, help='peak matmul size')),
+    ('--no-malloc-tuning', dict(help='glibc defaults (cpu_runtime)')),
+    ('--json', dict(type=str, help='also write the results here')),
+    ('--cfg-options', dict(nargs='+', default=[], help='key=value overrides')),
+)
+
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Benchmark ViC-MAE pretraining steps')
-    parser.add_argument('config', help='pretraining config file')
-    parser.add_argument(
-        '--batch', type=int, default=4, help='view pairs per step')
-    parser.add_argument(
-        '--img-size', type=int, help='input size (default: the config\'s)')
-    parser.add_argument(
-        '--steps', type=int, default=2, help='timed steps per round')
-    parser.add_argument(
-        '--repeats',
-        type=int,
-        default=3,
-        help='rounds; every variant runs --steps steps in each round')
-    parser.add_argument(
-        '--warmup', type=int, default=1, help='untimed steps per variant')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument(
-        '--threads', type=int, help='torch.set_num_threads (CPU)')
-    parser.add_argument(
-        '--amp', action='store_true', help='mixed precision for "ours"')
-    parser.add_argument(
-        '--dtype',
-        default='bfloat16',
-        choices=['bfloat16', 'float16'],
-        help='autocast dtype with --amp')
-    parser.add_argument(
-        '--compare-fp32',
-        action='store_true',
-        help='with --amp, also time ours in fp32 (variant ours-fp32)')
-    parser.add_argument(
-        '--reference',
-        action='store_true',
-        help='also time the plain reference implementation (fp32)')
-    parser.add_argument(
-        '--compile',
-        action='store_true',
-        help='also time torch.compile of ours (variant ours-compiled)')
-    parser.add_argument(
-        '--checkpoint-activations',
-        action='store_true',
-        help='also time ours with every block checkpointed (ours-ckpt)')
-    parser.add_argument(
-        '--memory',
-        action='store_true',
-        help='peak tensor memory of a step of every variant (PyTorch '
-        'profiler memory timeline; CUDA: allocator peak)')
-    parser.add_argument(
-        '--rss',
-        action='store_true',
-        help='also peak RSS of a step of every variant, each in a fresh '
-        'process (CPU)')
-    parser.add_argument(
-        '--profile',
-        action='store_true',
-        help='print the torch.profiler table of one step of "ours"')
-    parser.add_argument(
-        '--peak-size',
-        type=int,
-        default=4096,
-        help='square matmul size for the peak measurement')
-    parser.add_argument(
-        '--no-malloc-tuning',
-        action='store_true',
-        help='keep glibc\'s default trimming (see keep_freed_memory_in_'
-        'process in vicmae_mm/utils/runner_setup.py)')
-    parser.add_argument('--json', help='also write the results here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=[],
-        help='config overrides, key=value (mmengine DictAction syntax)')
-    parser.add_argument('--memory-child', help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
+    p = argparse.ArgumentParser(description='Benchmark ViC-MAE pretraining')
+    p.add_argument('config', help='pretraining config file')
+    for flag, kwargs in _ARGS:
+        switch = not {'type', 'default', 'nargs'} & set(kwargs)
+        p.add_argument(
+            flag,
+            **(dict(action='store_true', **kwargs) if switch else kwargs))
+    args = p.parse_args(argv)
     for name in ('batch', 'steps', 'repeats'):
         if getattr(args, name) < 1:
-            parser.error(f'--{name} must be >= 1')
+            p.error(f'--{name} must be >= 1')
     if args.compare_fp32 and not args.amp:
-        parser.error('--compare-fp32 needs --amp')
+        p.error('--compare-fp32 needs --amp')
     return args
 
 
@@ -143,19 +94,17 @@ def load_config(args):
         raise FileNotFoundError(f'config not found: {args.config}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        action = DictAction(option_strings=[], dest='x')
         ns = argparse.Namespace()
-        action(None, ns, args.cfg_options)
+        DictAction(option_strings=[], dest='x')(None, ns, args.cfg_options)
         cfg.merge_from_dict(ns.x)
     if 'model' not in cfg or 'optim_wrapper' not in cfg:
         raise ValueError(f'{args.config}: needs "model" and "optim_wrapper"')
     if args.img_size is not None:
-        bb = cfg.model.backbone
-        patch = bb.get('patch_size', 16)
+        patch = cfg.model.backbone.get('patch_size', 16)
         if args.img_size % patch:
             raise ValueError(f'--img-size {args.img_size} is not divisible '
                              f'by the patch size {patch}')
-        bb.img_size = args.img_size
+        cfg.model.backbone.img_size = args.img_size
         cfg.model.neck.num_patches = (args.img_size // patch)**2
     return cfg
 
@@ -171,76 +120,56 @@ def build_model(cfg, device):
 
 
 def build_wrappers(cfg, model, args) -> Dict[str, object]:
-    """fp32 wrapper and (with --amp) the mixed-precision one, sharing one
+    """fp32 wrapper and (``--amp``) the mixed-precision one, sharing one
     optimizer built from the config (AdamW, param-wise settings)."""
-    from mmengine.optim import OptimWrapper, build_optim_wrapper
+    from mmengine.optim import AmpOptimWrapper, build_optim_wrapper
+
     from vicmae_mm.engine.optimizers import CPUAmpOptimWrapper
     optim_cfg = cfg.optim_wrapper.copy()
     for key in ('loss_scale', 'dtype', 'use_fsdp'):
         optim_cfg.pop(key, None)
     optim_cfg['type'] = 'OptimWrapper'
-    fp32 = build_optim_wrapper(model, optim_cfg)
-    wrappers = {'fp32': fp32}
+    wrappers = {'fp32': build_optim_wrapper(model, optim_cfg)}
     if args.amp:
-        if args.device == 'cuda':
-            from mmengine.optim import AmpOptimWrapper
-            wrappers['amp'] = AmpOptimWrapper(
-                optimizer=fp32.optimizer,
-                dtype=args.dtype,
-                loss_scale='dynamic' if args.dtype == 'float16' else 1.0)
-        else:
-            wrappers['amp'] = CPUAmpOptimWrapper(
-                optimizer=fp32.optimizer, dtype=args.dtype)
-    assert isinstance(fp32, OptimWrapper)
+        opt = wrappers['fp32'].optimizer
+        wrappers['amp'] = AmpOptimWrapper(
+            optimizer=opt,
+            dtype=args.dtype,
+            loss_scale='dynamic' if args.dtype == 'float16' else 1.0) \
+            if args.device == 'cuda' else CPUAmpOptimWrapper(
+                optimizer=opt, dtype=args.dtype)
     return wrappers
 
 
 class SyntheticPairs:
-    """Endless batches of uint8 view pairs, as the collated dataloader
-    yields them (``inputs=[view1, view2]``)."""
+    """Endless collated batches of uint8 view pairs."""
 
     def __init__(self, batch: int, size: int, pool: int = 4) -> None:
         g = torch.Generator().manual_seed(0)
         self.pool = [
-            torch.randint(
-                0, 256, (batch, 3, size, size), generator=g, dtype=torch.uint8)
-            for _ in range(pool)
+            torch.randint(0,
+                          256, (batch, 3, size, size),
+                          generator=g,
+                          dtype=torch.uint8) for _ in range(pool)
         ]
         self.i = 0
 
     def __next__(self) -> dict:
         self.i += 1
-        views = [
-            self.pool[self.i % len(self.pool)],
-            self.pool[(self.i + 1) % len(self.pool)]
-        ]
+        n = len(self.pool)
+        views = [self.pool[self.i % n], self.pool[(self.i + 1) % n]]
         return dict(inputs=views, data_samples=None)
 
 
 # --------------------------------------------------------------------------
 # variants
 # --------------------------------------------------------------------------
-def set_checkpointing(model, on: bool) -> None:
-    """Checkpoint every block of the encoder (and of the decoder if it is a
-    ``ViCMAEPretrainDecoder``) or none."""
-    for part, blocks in ((model.backbone, 'layers'), (model.neck,
-                                                      'decoder_blocks')):
-        if hasattr(part, 'num_checkpointed'):
-            part.num_checkpointed = len(getattr(part, blocks)) if on else 0
-
-
 class Variant:
-    """One way of computing the loss, and the optimizer wrapper it uses."""
+    """One way of computing the loss and the optimizer wrapper it uses;
+    ``setup``/``teardown`` switch the model into and out of it."""
 
-    def __init__(self,
-                 name: str,
-                 loss_fn: Callable,
-                 wrapper,
-                 setup: Optional[Callable] = None,
-                 teardown: Optional[Callable] = None) -> None:
-        self.name = name
-        self.loss_fn = loss_fn
-        self.wrapper = wrapper
+    def __init__(self, name, loss_fn, wrapper, setup=None, teardown=None):
+        self.name, self.loss_fn, self.wrapper = name, loss_fn, wrapper
         self.setup = setup or (lambda: None)
         self.teardown = teardown or (lambda: None)
 
@@ -253,8 +182,39 @@ class Variant:
             self.teardown()
 
 
-def build_variants(model, wrappers, args, names=None) -> List[Variant]:
-    from vicmae_mm.analysis.reference_vicmae import ReferenceViCMAE
+def set_checkpointing(model, on: bool) -> None:
+    """Checkpoint every encoder and decoder block, or none."""
+    for part, blocks in ((model.backbone, 'layers'), (model.neck,
+                                                      'decoder_blocks')):
+        if hasattr(part, 'num_checkpointed'):
+            part.num_checkpointed = len(getattr(part, blocks)) if on else 0
+
+
+def released_blocks(model) -> Dict[int, torch.nn.Module]:
+    """timm ``Block`` modules (what the released ViC-MAE code builds) that
+    share the parameters of the model's blocks, by ``id`` of the block."""
+    from functools import partial
+
+    from timm.models.vision_transformer import Block
+    blocks = {}
+    for layer in list(model.backbone.layers) + list(model.neck.decoder_blocks):
+        fc1, fc2 = layer.ffn.layers[0][0], layer.ffn.layers[1]
+        blk = Block(layer.embed_dims,
+                    layer.attn.num_heads,
+                    mlp_ratio=fc1.out_features / layer.embed_dims,
+                    qkv_bias=True,
+                    norm_layer=partial(torch.nn.LayerNorm, eps=layer.ln1.eps))
+        pairs = ((blk.norm1, layer.ln1), (blk.attn.qkv, layer.attn.qkv),
+                 (blk.attn.proj, layer.attn.proj), (blk.norm2, layer.ln2),
+                 (blk.mlp.fc1, fc1), (blk.mlp.fc2, fc2))
+        for dst, src in pairs:
+            dst.weight, dst.bias = src.weight, src.bias
+        blocks[id(layer)] = blk.to(fc1.weight.device).train()
+    return blocks
+
+
+def build_variants(model, wrappers, args) -> List[Variant]:
+    import reference_vicmae
     main = wrappers.get('amp', wrappers['fp32'])
 
     def ours(inputs, noise=None):
@@ -263,17 +223,27 @@ def build_variants(model, wrappers, args, names=None) -> List[Variant]:
     variants = [Variant('ours', ours, main)]
     if args.compare_fp32:
         variants.append(Variant('ours-fp32', ours, wrappers['fp32']))
+    if args.reference or args.released:
+        ref = reference_vicmae.ReferenceViCMAE(model)
     if args.reference:
-        ref = ReferenceViCMAE(model)
         variants.append(Variant('reference', ref.loss, wrappers['fp32']))
+    if args.released:
+        # the reference's structure with its blocks swapped for timm's
+        timm_blocks = released_blocks(model)
+        plain = reference_vicmae.reference_block
+
+        def use(fn):
+            return lambda: setattr(reference_vicmae, 'reference_block', fn)
+
+        variants.append(
+            Variant('released', ref.loss, wrappers['fp32'],
+                    use(lambda layer, x: timm_blocks[id(layer)](x)),
+                    use(plain)))
     if args.checkpoint_activations:
         variants.append(
-            Variant(
-                'ours-ckpt',
-                ours,
-                main,
-                setup=lambda: set_checkpointing(model, True),
-                teardown=lambda: set_checkpointing(model, False)))
+            Variant('ours-ckpt', ours, main,
+                    lambda: set_checkpointing(model, True),
+                    lambda: set_checkpointing(model, False)))
     if args.compile:
         compiled = torch.compile(model.loss)
         variants.append(
@@ -281,8 +251,6 @@ def build_variants(model, wrappers, args, names=None) -> List[Variant]:
                 'ours-compiled',
                 lambda inputs, noise=None: compiled(inputs, mask_noise=noise),
                 main))
-    if names is not None:
-        variants = [v for v in variants if v.name in names]
     return variants
 
 
@@ -295,223 +263,138 @@ def sync(device: str) -> None:
 
 
 def train_step(model, variant: Variant, loader, device) -> Dict[str, float]:
-    """One timed step; returns seconds per phase and the losses."""
-    times = {}
-    t0 = time.perf_counter()
+    """One step; seconds per phase."""
+    t = [time.perf_counter()]
     data = model.data_preprocessor(next(loader), True)
     sync(device)
-    t1 = time.perf_counter()
-    wrapper = variant.wrapper
-    with wrapper.optim_context(model):
+    t.append(time.perf_counter())
+    with variant.wrapper.optim_context(model):
         losses = variant.loss_fn(data['inputs'])
     loss = sum(v for k, v in losses.items() if 'loss' in k)
     sync(device)
-    t2 = time.perf_counter()
-    wrapper.backward(loss)
+    t.append(time.perf_counter())
+    variant.wrapper.backward(loss)
     sync(device)
-    t3 = time.perf_counter()
-    wrapper.step()
-    wrapper.zero_grad()
+    t.append(time.perf_counter())
+    variant.wrapper.step()
+    variant.wrapper.zero_grad()
     sync(device)
-    t4 = time.perf_counter()
-    times.update(
-        data=t1 - t0,
-        forward=t2 - t1,
-        backward=t3 - t2,
-        optimizer=t4 - t3,
-        total=t4 - t0)
-    return times
+    t.append(time.perf_counter())
+    times = {s: t[i + 1] - t[i] for i, s in enumerate(SPLITS)}
+    return dict(times, total=t[-1] - t[0])
 
 
-def _timeit(fn: Callable, device: str, reps: int) -> float:
+def _timeit(fn: Callable, device: str, reps: int = 3) -> float:
     fn()
     sync(device)
-    best = []
+    runs = []
     for _ in range(reps):
-        t = time.perf_counter()
+        start = time.perf_counter()
         fn()
         sync(device)
-        best.append(time.perf_counter() - t)
-    return statistics.median(best)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
 
 
-def matmul_peaks(device: str,
-                 dtype: torch.dtype,
-                 n: int,
-                 reps: int = 3) -> Dict[str, float]:
-    """Dense ``n x n x n`` matmul GFLOP/s by every available backend."""
+def matmul_peaks(device: str, dtype: torch.dtype, n: int) -> Dict[str, float]:
+    """Dense ``n^3`` matmul GFLOP/s by the default BLAS (``torch.mm``) and,
+    for fp32 on CPU, by oneDNN."""
+    from vicmae_mm.models.utils.cpu_kernels import onednn_available
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
-    flops = 2 * n**3
-    rates = {'torch.mm': flops / _timeit(lambda: a @ b, device, reps) / 1e9}
-    if device == 'cpu' and dtype == torch.float32:
-        from vicmae_mm.models.backbones.fast_vit_block import (onednn_available
-                                                               )
-        if onednn_available():
-            bt = b.t()  # oneDNN computes a @ W.T; W = b.T is a free view
-            rates['oneDNN'] = flops / _timeit(
-                lambda: torch.ops.mkldnn._linear_pointwise(
-                    a, bt, None, 'none', [], ''), device, reps) / 1e9
+    flops = 2 * n**3 / 1e9
+    rates = {'torch.mm': flops / _timeit(lambda: a @ b, device)}
+    if device == 'cpu' and dtype == torch.float32 and onednn_available():
+        bt = b.t()  # oneDNN computes a @ W.T; W = b.T is a free view
+        rates['oneDNN'] = flops / _timeit(
+            lambda: torch.ops.mkldnn._linear_pointwise(a, bt, None, 'none', [],
+                                                       ''), device)
     return rates
 
 
-class RSSSampler:
-    """Peak resident set size of this process, sampled every millisecond."""
-
-    def __init__(self) -> None:
-        self.page = os.sysconf('SC_PAGE_SIZE')
-        self.peak = 0
-        self._stop = threading.Event()
-
-    def rss(self) -> int:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * self.page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(0.001)
-
-    def __enter__(self):
-        self.peak = self.rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
-
-
-def return_freed_memory_to_os() -> None:
-    """Make glibc give freed tensors back at once (mmap above 64 KiB), so
-    RSS follows live memory instead of the allocator's high-water mark."""
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-    except OSError:
-        return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    libc.mallopt(M_MMAP_THRESHOLD, 64 * 1024)
-    libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024)
-
-
-def memory_child(args) -> None:
-    """Run in a fresh process: peak RSS of one CPU step of one variant."""
-    import resource
-    return_freed_memory_to_os()
-    cfg = load_config(args)
-    model = build_model(cfg, 'cpu')
-    wrappers = build_wrappers(cfg, model, args)
-    variant = build_variants(model, wrappers, args, [args.memory_child])[0]
-    loader = SyntheticPairs(args.batch, model.backbone.img_size[0])
-    with variant.active():
-        train_step(model, variant, loader, 'cpu')  # creates optimizer state
-        sampler = RSSSampler()
-        before = sampler.rss()
-        with sampler:
-            train_step(model, variant, loader, 'cpu')
-    result = dict(
-        before=before,
-        peak=sampler.peak,
-        maxrss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    print('MEMORY_JSON ' + json.dumps(result), flush=True)
-
-
-def measure_memory(args, names: List[str]) -> Dict[str, dict]:
-    """Peak memory per variant, each in its own process."""
-    out = {}
-    argv = list(args.argv)
-    for name in names:
-        cmd = [sys.executable, osp.abspath(__file__)
-               ] + argv + ['--memory-child', name]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        line = [
-            x for x in proc.stdout.splitlines() if x.startswith('MEMORY_JSON ')
-        ]
-        if proc.returncode != 0 or not line:
-            raise RuntimeError(f'memory measurement of {name} failed:\n'
-                               f'{proc.stderr[-3000:]}')
-        out[name] = json.loads(line[-1][len('MEMORY_JSON '):])
-    return out
-
-
-def _rounds(rows: list, steps: int) -> List[list]:
-    """Split a variant's timed steps into its rounds."""
-    return [rows[i:i + steps] for i in range(0, len(rows), steps)]
-
-
 def state_bytes(model, optimizer) -> int:
-    """Bytes of parameters, buffers and optimizer state (what a step keeps
-    between iterations, gradients excluded: they are freed by zero_grad)."""
+    """Bytes of parameters, buffers and optimizer state."""
     seen, total = set(), 0
     tensors = list(model.parameters()) + list(model.buffers())
     for state in optimizer.state.values():
         tensors += [v for v in state.values() if torch.is_tensor(v)]
     for t in tensors:
-        key = t.untyped_storage().data_ptr()
-        if key not in seen:
-            seen.add(key)
-            total += t.untyped_storage().nbytes()
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in seen:
+            seen.add(storage.data_ptr())
+            total += storage.nbytes()
     return total
 
 
 def report_memory(model, variants, loader, args) -> Dict[str, dict]:
-    """Print and return the peak memory of one step of every variant."""
-    from vicmae_mm.analysis.memory import allocation_peak
-    out = {name: {} for name in (v.name for v in variants)}
-    mib = 2**20
-    if args.memory:
-        print('peak tensor memory of one training step, MiB (profiler '
-              'memory timeline; "state" = parameters, buffers, AdamW state)')
-        for v in variants:
-            with v.active():
-                static = state_bytes(model, v.wrapper.optimizer)
-                if args.device == 'cuda':
-                    torch.cuda.reset_peak_memory_stats()
-                    before = torch.cuda.memory_allocated()
-                    train_step(model, v, loader, args.device)
-                    step = torch.cuda.max_memory_allocated() - before
-                else:
-                    step = allocation_peak(
-                        lambda: train_step(model, v, loader, args.device),
-                        args.device)['peak']
-            out[v.name].update(state=static, step_peak=step)
-            print(f'  {v.name:<14} state {static / mib:8.0f}   step peak '
-                  f'above state {step / mib:8.0f}   total '
-                  f'{(static + step) / mib:8.0f}')
-        if 'ours-ckpt' in out:
-            a, b = out['ours'], out['ours-ckpt']
-            print(
-                'activation checkpointing: step peak -'
-                f'{100 * (1 - b["step_peak"] / a["step_peak"]):.0f}%, '
-                'total -'
-                f'{100 * (1 - (b["state"] + b["step_peak"]) / (a["state"] + a["step_peak"])):.0f}%'
-            )  # noqa: E501
-    if args.rss and args.device == 'cpu':
-        rss = measure_memory(args, list(out))
-        print('peak RSS of one step (fresh process per variant, sampled '
-              'every 1 ms, glibc mmap threshold 64 KiB), MiB:')
-        for name, m in rss.items():
-            out[name].update(rss_before=m['before'], rss_peak=m['peak'])
-            print(f'  {name:<14} peak {m["peak"] / mib:8.0f}   before step '
-                  f'{m["before"] / mib:8.0f}   step peak above it '
-                  f'{(m["peak"] - m["before"]) / mib:8.0f}')
+    """Peak tensor memory of one step per variant above the kept state."""
+    from memory import allocation_peak
+    out, mib = {}, 2**20
+    print('peak tensor memory of one step, MiB ("state": parameters, '
+          'buffers, optimizer state)')
+    for v in variants:
+        with v.active():
+            static = state_bytes(model, v.wrapper.optimizer)
+            if args.device == 'cuda':
+                torch.cuda.reset_peak_memory_stats()
+                before = torch.cuda.memory_allocated()
+                train_step(model, v, loader, args.device)
+                step = torch.cuda.max_memory_allocated() - before
+            else:
+                step = allocation_peak(
+                    lambda: train_step(model, v, loader, args.device),
+                    args.device)['peak']
+        out[v.name] = dict(state=static, step_peak=step)
+        print(f'  {v.name:<14} state {static / mib:8.0f}   step peak '
+              f'{step / mib:8.0f}   total {(static + step) / mib:8.0f}')
     return out
 
 
-def loadavg() -> str:
-    try:
-        return ' '.join(f'{x:.2f}' for x in os.getloadavg())
-    except OSError:
-        return 'n/a'
+def summarize(times, variants, wrappers, peak, flops, args) -> dict:
+    """Per-variant medians, FLOP/s and the interleaved ratios."""
+    out, speed = {}, {}
+    print(f'{"variant":<14}{"pairs/s":>9}{"step ms":>9}' +
+          ''.join(f'{s:>10}' for s in SPLITS) + f'{"GFLOP/s":>9}{"%peak":>7}')
+    for v in variants:
+        rows = times[v.name]
+        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        gflops = flops['total'] / med['total'] / 1e9
+        low = args.amp and v.wrapper is wrappers.get('amp')
+        ref_peak = peak[args.dtype if low else 'fp32']['best']
+        speed[v.name] = args.batch / med['total']
+        out[v.name] = dict(pairs_per_s=speed[v.name],
+                           step_s=med,
+                           gflops=gflops,
+                           frac_peak=gflops / ref_peak,
+                           step_totals=[r['total'] for r in rows])
+        print(f'{v.name:<14}{speed[v.name]:>9.3f}{med["total"] * 1e3:>9.0f}' +
+              ''.join(f'{med[s] * 1e3:>10.0f}' for s in SPLITS) +
+              f'{gflops:>9.1f}{100 * gflops / ref_peak:>7.1f}')
+    ratios, paired = {}, {}
+    # ours (and its fp32 twin) against each yardstick, knobs against ours
+    pairs = [(n, b) for b in ('reference', 'released', 'ours-fp32')
+             for n in ('ours', 'ours-fp32') if {n, b} <= set(speed) and n != b]
+    pairs += [(n, 'ours') for n in ('ours-ckpt', 'ours-compiled')
+              if n in speed]
+    for name, base in pairs:
+        key = f'{name} / {base}'
+        ratios[key] = speed[name] / speed[base]
+        # variants of one round ran back to back: the median of per-round
+        # ratios is least affected by other load on the machine
+        per_round = []
+        for i in range(0, len(times[name]), args.steps):
+            a, b = (statistics.median(r['total']
+                                      for r in times[n][i:i + args.steps])
+                    for n in (name, base))
+            per_round.append(b / a)
+        paired[key] = statistics.median(per_round)
+        print(f'{key}: {ratios[key]:.2f}x pairs/s (median of per-round '
+              f'ratios {paired[key]:.2f}x)')
+    return dict(variants=out, speedups=ratios, paired_speedups=paired)
 
 
-# --------------------------------------------------------------------------
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda: no CUDA device is available')
     import logging
@@ -519,19 +402,16 @@ def main(argv=None) -> dict:
     from mmengine.logging import MMLogger
 
     import vicmae_mm  # noqa: F401
-    from vicmae_mm.analysis.flops import vicmae_step_flops
-    MMLogger.get_instance('mmengine').setLevel(logging.WARNING)
-    MMLogger.get_current_instance().setLevel(logging.WARNING)
-
-    if args.memory_child:
-        memory_child(args)
-        return {}
-
-    load_start = loadavg()
-    malloc_tuned = False
-    if args.device == 'cpu' and not args.no_malloc_tuning:
-        from vicmae_mm.utils.runner_setup import keep_freed_memory_in_process
-        malloc_tuned = keep_freed_memory_in_process()
+    from flops import vicmae_step_flops
+    from vicmae_mm.models.utils.cpu_kernels import kernel_choices
+    from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
+    for logger in (MMLogger.get_instance('mmengine'),
+                   MMLogger.get_current_instance()):
+        logger.setLevel(logging.WARNING)
+    load_start = ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    runtime = configure_cpu_runtime(
+        args.threads, malloc_tuning=not args.no_malloc_tuning) \
+        if args.device == 'cpu' else {}
     cfg = load_config(args)
     model = build_model(cfg, args.device)
     wrappers = build_wrappers(cfg, model, args)
@@ -539,158 +419,77 @@ def main(argv=None) -> dict:
     size = model.backbone.img_size[0]
     loader = SyntheticPairs(args.batch, size)
     flops = vicmae_step_flops(model, args.batch)
-    amp_dtype = getattr(torch, args.dtype)
-    print(f'config: {args.config}  device: {args.device}  threads: '
-          f'{torch.get_num_threads()}  batch: {args.batch} pairs  img: '
-          f'{size}  torch {torch.__version__}')
-    print(f'encoder: {type(model.backbone).__name__}  decoder: '
-          f'{type(model.neck).__name__}  optimizer: '
-          f'{type(wrappers["fp32"].optimizer).__name__} (fused: '
-          f'{wrappers["fp32"].optimizer.defaults.get("fused")})  amp: '
-          f'{args.dtype if args.amp else "off"}  malloc tuning: '
-          f'{malloc_tuned}')
-    print(f'analytic FLOPs per step: {flops["total"] / 1e9:.2f} G '
-          f'(forward {flops["forward"] / 1e9:.2f} G)')
+    print(f'config: {args.config}  device: {args.device}  batch: '
+          f'{args.batch} pairs  img: {size}  torch {torch.__version__}  '
+          f'amp: {args.dtype if args.amp else "off"}')
+    print('cpu runtime: ' + ', '.join(f'{k}: {v}' for k, v in runtime.items()))
+    print(f'analytic FLOPs per step: {flops["total"] / 1e9:.2f} G')
 
     # the same batch and masks through every variant: losses must agree
-    check = model.data_preprocessor(
-        next(SyntheticPairs(args.batch, size)), True)['inputs']
-    noise = torch.rand(
-        2 * args.batch,
-        model.backbone.num_patches,
-        generator=torch.Generator().manual_seed(1)).to(args.device)
+    check = model.data_preprocessor(next(SyntheticPairs(args.batch, size)),
+                                    True)['inputs']
+    noise = torch.rand(2 * args.batch,
+                       model.backbone.num_patches,
+                       generator=torch.Generator().manual_seed(1)).to(
+                           args.device)
     first_losses = {}
     for v in variants:
         with v.active(), v.wrapper.optim_context(model):
             losses = v.loss_fn(check, noise)
         first_losses[v.name] = {
-            k: float(val.detach().float())
-            for k, val in losses.items()
+            k: float(x.detach().float())
+            for k, x in losses.items()
         }
         model.zero_grad(set_to_none=True)
-
     for v in variants:  # warm-up (optimizer state, compilation)
         with v.active():
             for _ in range(args.warmup):
                 train_step(model, v, loader, args.device)
+    choices = kernel_choices()
+    print('CPU kernels chosen by measurement (kind, threads, shape class):')
+    for key, value in choices.items():
+        print(f'  {key}: {value}')
 
-    times = {v.name: [] for v in variants}
-    peaks = {'fp32': []}
+    kinds = {'fp32': torch.float32}
     if args.amp:
-        peaks[args.dtype] = []
+        kinds[args.dtype] = getattr(torch, args.dtype)
+    times = {v.name: [] for v in variants}
+    peaks = {k: [] for k in kinds}
     for _ in range(args.repeats):
-        peaks['fp32'].append(
-            matmul_peaks(args.device, torch.float32, args.peak_size))
-        if args.amp:
-            peaks[args.dtype].append(
-                matmul_peaks(args.device, amp_dtype, args.peak_size))
+        for kind, dtype in kinds.items():
+            peaks[kind].append(matmul_peaks(args.device, dtype,
+                                            args.peak_size))
         for v in variants:
             with v.active():
                 for _ in range(args.steps):
                     times[v.name].append(
                         train_step(model, v, loader, args.device))
-
     peak = {}
     for kind, rounds in peaks.items():
-        per_backend = {
-            b: statistics.median(r[b] for r in rounds)
-            for b in rounds[0]
-        }
-        peak[kind] = dict(per_backend, best=max(per_backend.values()))
-    results = dict(
-        config=args.config,
-        device=args.device,
-        threads=torch.get_num_threads(),
-        batch=args.batch,
-        img_size=size,
-        amp=args.dtype if args.amp else None,
-        flops=dict(flops),
-        matmul_peak_gflops=peak,
-        loadavg_start=load_start,
-        variants={})
-    print('\nmatmul peak (GFLOP/s, median of rounds): ' +
-          '; '.join(f'{kind}: ' + ', '.join(f'{b} {r:.0f}'
-                                            for b, r in p.items())
-                    for kind, p in peak.items()))
-    print('(medians over every timed step; "best ms" is the fastest step)')
-    header = (f'{"variant":<14}{"pairs/s":>9}{"step ms":>9}{"best ms":>9}' +
-              ''.join(f'{s:>10}' for s in SPLITS) +
-              f'{"GFLOP/s":>9}{"%peak":>7}{"%fp32pk":>8}')
-    print(header)
-    for v in variants:
-        rows = times[v.name]
-        med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        pairs = args.batch / med['total']
-        gflops = flops['total'] / med['total'] / 1e9
-        low_precision = args.amp and v.wrapper is wrappers.get('amp')
-        ref_peak = peak[args.dtype if low_precision else 'fp32']['best']
-        results['variants'][v.name] = dict(
-            pairs_per_s=pairs,
-            step_s=med,
-            gflops=gflops,
-            frac_peak=gflops / ref_peak,
-            frac_fp32_peak=gflops / peak['fp32']['best'],
-            steps=len(rows),
-            step_totals=[r['total'] for r in rows],
-            losses=first_losses[v.name])
-        best = min(r['total'] for r in rows)
-        print(f'{v.name:<14}{pairs:>9.3f}{med["total"] * 1e3:>9.0f}'
-              f'{best * 1e3:>9.0f}' + ''.join(f'{med[s] * 1e3:>10.0f}'
-                                              for s in SPLITS) +
-              f'{gflops:>9.1f}{100 * gflops / ref_peak:>7.1f}'
-              f'{100 * gflops / peak["fp32"]["best"]:>8.1f}')
-    speed = {k: r['pairs_per_s'] for k, r in results['variants'].items()}
-    results['speedups'] = {}
-    for base in ('reference', 'ours-fp32'):
-        if base not in speed:
-            continue
-        for name, value in speed.items():
-            if name != base:
-                ratio = value / speed[base]
-                results['speedups'][f'{name} / {base}'] = ratio
-                print(f'{name} / {base}: {ratio:.2f}x pairs/s')
-    for name in ('ours-ckpt', 'ours-compiled'):
-        if name in speed:
-            ratio = speed[name] / speed['ours']
-            results['speedups'][f'{name} / ours'] = ratio
-            print(f'{name} / ours: {ratio:.2f}x pairs/s')
-    # variants of one round ran back to back: the median of the per-round
-    # ratios is the figure least affected by other load on the machine
-    results['paired_speedups'] = {}
-    for key in results['speedups']:
-        name, base = key.split(' / ')
-        ratios = [
-            statistics.median(b['total']
-                              for b in tb) / statistics.median(a['total']
-                                                               for a in ta)
-            for ta, tb in zip(
-                _rounds(times[name], args.steps),
-                _rounds(times[base], args.steps))
-        ]
-        results['paired_speedups'][key] = statistics.median(ratios)
-    if results['paired_speedups']:
-        print('median of per-round ratios: ' +
-              ', '.join(f'{k} {v:.2f}x'
-                        for k, v in results['paired_speedups'].items()))
+        med = {b: statistics.median(r[b] for r in rounds) for b in rounds[0]}
+        peak[kind] = dict(med, best=max(med.values()))
+    print('matmul peak GFLOP/s (median of rounds): ' +
+          '; '.join(f'{k}: ' + ', '.join(f'{b} {r:.0f}' for b, r in p.items())
+                    for k, p in peak.items()))
+    results = dict(config=args.config,
+                   device=args.device,
+                   runtime=runtime,
+                   batch=args.batch,
+                   img_size=size,
+                   amp=args.dtype if args.amp else None,
+                   flops=dict(flops),
+                   matmul_peak_gflops=peak,
+                   kernel_choices=choices,
+                   loadavg_start=load_start)
+    results.update(summarize(times, variants, wrappers, peak, flops, args))
     print('first-step losses (same batch, same masks):')
     for name, losses in first_losses.items():
-        print(f'  {name:<14}' + '  '.join(f'{k} {val:.6f}'
-                                          for k, val in losses.items()))
-
-    if args.memory or args.rss:
+        results['variants'][name]['losses'] = losses
+        print(f'  {name:<14}' + '  '.join(f'{k} {x:.6f}'
+                                          for k, x in losses.items()))
+    if args.memory:
         results['memory'] = report_memory(model, variants, loader, args)
-
-    if args.profile:
-        from torch.profiler import ProfilerActivity, profile
-        acts = [ProfilerActivity.CPU]
-        if args.device == 'cuda':
-            acts.append(ProfilerActivity.CUDA)
-        with profile(activities=acts) as prof:
-            train_step(model, variants[0], loader, args.device)
-        print(prof.key_averages().table(
-            sort_by='self_cpu_time_total', row_limit=25))
-
-    results['loadavg_end'] = loadavg()
+    results['loadavg_end'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())
     print(f'load average (1/5/15 min): start {load_start}, end '
           f'{results["loadavg_end"]}')
     if args.json:

@@ -22,10 +22,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 import vicmae_mm  # noqa: F401  (registers components, safe loading)
-from vicmae_mm.engine.hooks.reconstruction_vis_hook import (model_input_size,
-                                                            read_views,
-                                                            reconstruction_grid
-                                                            )
+from vicmae_mm.visualization import (model_input_size, read_views,
+                                     reconstruction_grid)
 from vicmae_mm.utils import trust_checkpoint
 
 

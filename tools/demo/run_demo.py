@@ -165,6 +165,9 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
         python=platform.python_version())
     try:
         import torch
+
+        from vicmae_mm.utils.cpu_runtime import cpu_description
+        machine['cpu'] = cpu_description()
         machine['torch'] = torch.__version__
         machine['torch_threads'] = torch.get_num_threads()
     except ImportError:  # pragma: no cover - the demo needs torch anyway
@@ -189,7 +192,8 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
         f'Budget: {summary["budget"]}; the same for every initialisation. '
         f'Total time {timing["total_s"]:.0f} s '
         f'({", ".join(f"{k} {v:.0f} s" for k, v in timing["stages"].items())})'
-        f' on {machine["cpu_count"]} CPU cores, load average '
+        f' on {machine["cpu_count"]} CPU cores '
+        f'({machine.get("cpu", platform.processor())}), load average '
         f'{machine["load_average_start"]} at start, '
         f'{machine["load_average_end"]} at the end.', '', table, '',
         'Linear probe and fine-tune: mmpretrain on the digit images; video: '

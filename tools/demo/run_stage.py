@@ -149,6 +149,11 @@ def main(argv=None) -> None:
             raise SystemExit(f'--checkpoint expects INIT=PATH, got {item!r}')
         checkpoints[init] = path
     import vicmae_mm  # noqa: F401  (registers everything)
+    from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
+
+    # the settings tools/train.py and the benchmarks run with
+    say('cpu runtime: ' + ', '.join(
+        f'{k} {v}' for k, v in configure_cpu_runtime().items()))
     _, tasks, inits = STAGES[args.stage]
     results: Dict[str, Dict[str, dict]] = {}
     for task_name in tasks:

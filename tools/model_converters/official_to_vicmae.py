@@ -20,10 +20,13 @@ import os.path as osp
 import sys
 from typing import Any, List, Optional
 
-from vicmae_mm.utils.model_conversion import (
-    ConverterOutput, check_vicmae_encoder, converter_arg_parser, describe_arch,
-    describe_pretrain_heads, official_state_dict, official_to_vicmae,
-    run_converter_cli)
+from converter_cli import (ConverterOutput, converter_arg_parser,
+                           describe_arch, official_state_dict,
+                           run_converter_cli)
+
+from vicmae_mm.utils.checkpoint_layout import (check_vicmae_encoder,
+                                              describe_pretrain_heads)
+from vicmae_mm.utils.model_conversion import official_to_vicmae
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -17,11 +17,46 @@ Example::
 """
 import argparse
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
-from vicmae_mm.utils.model_conversion import (
-    ConverterOutput, check_vicmae_encoder, converter_arg_parser,
-    run_converter_cli, timm_kwargs, vicmae_state_dict, vicmae_to_timm)
+from converter_cli import (ConverterOutput, converter_arg_parser,
+                           run_converter_cli, vicmae_state_dict)
+
+from vicmae_mm.utils.checkpoint_layout import (CheckpointFormatError,
+                                              check_vicmae_encoder)
+from vicmae_mm.utils.model_conversion import vicmae_to_timm
+
+
+def timm_kwargs(info: Dict[str, Any],
+                img_size: Optional[int] = None,
+                num_heads: Optional[int] = None) -> Dict[str, Any]:
+    """``VisionTransformer`` keyword arguments matching converted weights.
+
+    Args:
+        info (dict): From :func:`check_vicmae_encoder`.
+        img_size (int, optional): Input size; inferred from the position
+            embedding when omitted.
+        num_heads (int, optional): Attention heads (not stored in the
+            weights); ``embed_dims // 64`` when omitted, as for ViT-S/B/L/H.
+
+    Returns:
+        dict: Arguments for the mean-pooled ViC-MAE feature
+        (``global_pool='avg', fc_norm=False``).
+    """
+    grid = int(round(info['num_patches']**0.5))
+    if grid * grid != info['num_patches']:
+        raise CheckpointFormatError(
+            f'position embedding has {info["num_patches"]} patch positions, '
+            'not a square grid; pass img_size explicitly')
+    return dict(img_size=img_size or grid * info['patch_size'],
+                patch_size=info['patch_size'],
+                embed_dim=info['embed_dims'],
+                depth=info['num_layers'],
+                num_heads=num_heads or max(info['embed_dims'] // 64, 1),
+                mlp_ratio=info['feedforward_channels'] / info['embed_dims'],
+                num_classes=0,
+                global_pool='avg',
+                fc_norm=False)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

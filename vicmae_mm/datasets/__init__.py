@@ -4,7 +4,6 @@ mixed image+video sampling (see docs/data_preparation.md)."""
 from .annotation_lists import (AnnotationFormatError, build_class_folder_list,
                                parse_annotation_list, scan_folder,
                                write_annotation_list)
-from .data_skip_summary_hook import DataSkipSummaryHook
 from .mixed_pair_dataset import MixedPairDataset
 from .mixed_ratio_sampler import MixedRatioSampler
 from .sample_errors import SampleLoadError, VideoReadError
@@ -15,7 +14,7 @@ from .video_frame_pair_dataset import VideoFramePairDataset
 __all__ = [
     'AnnotationFormatError', 'build_class_folder_list',
     'parse_annotation_list', 'scan_folder', 'write_annotation_list',
-    'DataSkipSummaryHook', 'MixedPairDataset', 'MixedRatioSampler',
+    'MixedPairDataset', 'MixedRatioSampler',
     'SampleLoadError', 'VideoReadError', 'DecodeFramePair', 'OpenVideo',
     'PairedMultiView', 'SampleFramePair', 'VideoFramePairDataset'
 ]

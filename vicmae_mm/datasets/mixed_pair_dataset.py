@@ -1,11 +1,9 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Image and video pair datasets behind one index, seeded per sample."""
-import bisect
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
-from mmengine.dataset import BaseDataset
+from mmengine.dataset import BaseDataset, ConcatDataset
 from mmpretrain.registry import DATASETS
-from torch.utils.data import Dataset
 
 from .robust_fetch import attach_skip_records, fetch_with_retries
 from .sample_seeding import sample_seed, seeded_global_rngs, untag_index
@@ -14,14 +12,17 @@ SAMPLE_KINDS = ('image', 'video')
 
 
 @DATASETS.register_module()
-class MixedPairDataset(Dataset):
-    """Concatenate image and video pair datasets for ViC-MAE pretraining.
+class MixedPairDataset(ConcatDataset):
+    """mmengine's ``ConcatDataset`` of image and video pair datasets for
+    ViC-MAE pretraining, seeded per sample.
 
     Sources are any mmengine datasets whose pipelines end in two views
     (:class:`VideoFramePairDataset` for videos; mmpretrain's ``ImageNet`` /
     ``CustomDataset`` with ``LoadImageFromFile → PairedMultiView`` for
     images). Used with :class:`MixedRatioSampler`, which sets the
-    image:video ratio and yields epoch-tagged indices.
+    image:video ratio and yields epoch-tagged indices. The sources' label
+    spaces are not merged (pretraining uses no labels), so their meta
+    information need not agree.
 
     Determinism: ``dataset[epoch * len(dataset) + i]`` is sample ``i`` of
     ``epoch``, with ``random``, NumPy and torch seeded from
@@ -31,10 +32,11 @@ class MixedPairDataset(Dataset):
 
     Bad files in any source are logged, counted and replaced by another
     item **of the same source** (so the ratio holds), with at most
-    ``max_retries`` replacements (see :mod:`.robust_fetch`).
+    ``max_retries`` replacements: ``BaseDataset``'s refetch, extended to
+    files that raise (see :mod:`.robust_fetch`).
 
     Args:
-        datasets (Sequence[dict | Dataset]): The sources.
+        datasets (Sequence[dict | BaseDataset]): The sources.
         kinds (Sequence[str], optional): ``'image'`` or ``'video'`` per
             source. Defaults to each dataset's ``SAMPLE_KIND`` (``'video'``
             for :class:`VideoFramePairDataset`), else ``'image'``.
@@ -47,54 +49,51 @@ class MixedPairDataset(Dataset):
     """
 
     def __init__(self,
-                 datasets: Sequence[Union[dict, Dataset]],
+                 datasets: Sequence[Union[dict, BaseDataset]],
                  kinds: Optional[Sequence[str]] = None,
                  max_retries: int = 10,
                  seed: Optional[int] = None,
                  lazy_init: bool = False) -> None:
         if not datasets:
             raise ValueError('MixedPairDataset: datasets is empty')
-        self.datasets: List[Dataset] = [
+        # built here, in mmpretrain's registry, so that the sources' meta
+        # keys can all be ignored below
+        built = [
             DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
         ]
-        for i, d in enumerate(self.datasets):
-            if not (hasattr(d, 'prepare_data')
-                    and hasattr(d, 'get_data_info')):
+        for i, d in enumerate(built):
+            if not isinstance(d, BaseDataset):
                 raise TypeError(
                     f'MixedPairDataset: source {i} ({type(d).__name__}) must '
-                    'be an mmengine BaseDataset (prepare_data/get_data_info)')
-        if kinds is None:
-            kinds = [getattr(d, 'SAMPLE_KIND', 'image') for d in self.datasets]
-        kinds = list(kinds)
-        if len(kinds) != len(self.datasets) or any(k not in SAMPLE_KINDS
-                                                   for k in kinds):
+                    'be an mmengine BaseDataset')
+        kinds = list(kinds) if kinds is not None else [
+            getattr(d, 'SAMPLE_KIND', 'image') for d in built
+        ]
+        if len(kinds) != len(built) or any(k not in SAMPLE_KINDS
+                                           for k in kinds):
             raise ValueError(f'MixedPairDataset: kinds must give one of '
-                             f'{SAMPLE_KINDS} per dataset '
-                             f'({len(self.datasets)}), got {kinds!r}')
+                             f'{SAMPLE_KINDS} per dataset ({len(built)}), '
+                             f'got {kinds!r}')
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f'MixedPairDataset: max_retries must be an int '
                              f'>= 0, got {max_retries!r}')
         self.kinds = kinds
         self.max_retries = max_retries
         self.seed = seed
-        self._fully_initialized = False
-        if not lazy_init:
-            self.full_init()
+        super().__init__(
+            built,
+            lazy_init=lazy_init,
+            ignore_keys=sorted({k for d in built for k in d.metainfo}))
 
     def full_init(self) -> None:
         """Load every source's annotations and index the concatenation."""
         if self._fully_initialized:
             return
-        sizes = []
+        super().full_init()
         for i, d in enumerate(self.datasets):
-            if hasattr(d, 'full_init'):
-                d.full_init()
             if len(d) == 0:
                 raise ValueError(f'MixedPairDataset: source {i} '
                                  f'({self.source_name(i)}) is empty')
-            sizes.append(len(d))
-        self.cumulative_sizes = [sum(sizes[:i + 1]) for i in range(len(sizes))]
-        self._fully_initialized = True
 
     @property
     def metainfo(self) -> dict:
@@ -117,18 +116,11 @@ class MixedPairDataset(Dataset):
         """Set the per-sample seed base (called by the sampler)."""
         self.seed = int(seed)
 
-    def __len__(self) -> int:
-        self.full_init()
-        return self.cumulative_sizes[-1]
-
-    def locate(self, idx: int) -> tuple:
+    def locate(self, idx: int) -> Tuple[int, int]:
         """``(source, local index)`` of untagged index ``idx``."""
-        self.full_init()
         if not 0 <= idx < len(self):
             raise IndexError(f'index {idx} out of range for {len(self)}')
-        source = bisect.bisect_right(self.cumulative_sizes, idx)
-        start = self.cumulative_sizes[source - 1] if source else 0
-        return source, idx - start
+        return self._get_ori_dataset_idx(idx)
 
     def indices_of_kind(self, kind: str) -> List[int]:
         """All untagged indices of sources of ``kind``."""
@@ -182,7 +174,6 @@ class MixedPairDataset(Dataset):
 
     def get_data_info(self, idx: int) -> dict:
         """Annotation of untagged index ``idx`` (from its source)."""
-        source, local = self.locate(idx)
-        d = self.datasets[source]
-        info = d.get_data_info(local) if isinstance(d, BaseDataset) else {}
-        return dict(info, sample_kind=self.kinds[source])
+        return dict(
+            super().get_data_info(idx),
+            sample_kind=self.kinds[self.locate(idx)[0]])

@@ -3,8 +3,10 @@
 
 Skip policy: a file that cannot give a sample (missing, empty, corrupt,
 truncated or too short video, undecodable image) is **logged, counted and
-replaced** by another item of the same dataset, drawn at random, up to
-``max_retries`` times. Each skip is logged at once (in the worker process
+replaced** by another item of the same dataset, up to ``max_retries`` times:
+mmengine ``BaseDataset``'s refetch (``max_refetch`` tries, the replacement
+drawn by ``_rand_another``), extended to files that raise instead of
+returning None. Each skip is logged at once (in the worker process
 that met it) and recorded in the returned sample's meta
 (``skipped_samples``), so :class:`DataSkipSummaryHook` can list every bad
 file per epoch in the training log. Exhausting the retries raises an error
@@ -17,7 +19,7 @@ from contextlib import nullcontext
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import cv2
-import numpy as np
+from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from .sample_errors import SampleLoadError
@@ -49,19 +51,20 @@ def _path_of(dataset, index: int) -> str:
 
 
 def fetch_with_retries(
-    dataset,
+    dataset: BaseDataset,
     index: int,
-    max_retries: int,
+    max_retries: Optional[int] = None,
     attempt_seed: Optional[Callable[[int], Any]] = None,
     source: str = '',
 ) -> Tuple[Any, List[Dict[str, Any]]]:
     """Run ``dataset.prepare_data`` on ``index``, replacing bad files.
 
     Args:
-        dataset: An mmengine ``BaseDataset`` (uses ``prepare_data``,
-            ``get_data_info`` and ``len``).
+        dataset (BaseDataset): The dataset (``prepare_data``,
+            ``get_data_info``, ``_rand_another``).
         index (int): The requested index.
-        max_retries (int): How many replacement items to try.
+        max_retries (int, optional): How many replacement items to try.
+            Defaults to the dataset's ``max_refetch``.
         attempt_seed (callable, optional): ``attempt -> context manager``
             entered around each attempt (per-sample seeding); the
             replacement index is drawn inside it, so it is reproducible.
@@ -74,6 +77,8 @@ def fetch_with_retries(
     Raises:
         SampleLoadError: If ``max_retries + 1`` items in a row failed.
     """
+    if max_retries is None:
+        max_retries = dataset.max_refetch
     records: List[Dict[str, Any]] = []
     current = index
     for attempt in range(max_retries + 1):
@@ -99,7 +104,7 @@ def fetch_with_retries(
                 f'resampling (attempt {attempt + 1}/{max_retries + 1})',
                 logger='current',
                 level=logging.WARNING)
-            current = int(np.random.randint(len(dataset)))
+            current = int(dataset._rand_another())
     listing = '\n'.join(f'  {r["path"]}: {r["reason"]}' for r in records)
     raise SampleLoadError(
         f'{len(records)} consecutive samples of {source or "the dataset"} '

@@ -23,6 +23,8 @@ from typing import Iterator, Tuple
 import numpy as np
 import torch
 
+from vicmae_mm.utils.rng import preserved_rng_state
+
 
 def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
     """A well-mixed 32-bit seed for one fetch attempt of one sample.
@@ -51,18 +53,11 @@ def seeded_global_rngs(seed: int) -> Iterator[None]:
     Args:
         seed (int): Seed in ``[0, 2**32)``.
     """
-    py_state = random.getstate()
-    np_state = np.random.get_state()
-    torch_state = torch.random.get_rng_state()
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.random.default_generator.manual_seed(seed)
-    try:
+    with preserved_rng_state(cuda=False):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.random.default_generator.manual_seed(seed)
         yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.random.set_rng_state(torch_state)
 
 
 def tag_index(epoch: int, index: int, dataset_len: int) -> int:

@@ -40,8 +40,8 @@ class VideoFramePairDataset(BaseDataset):
         data_prefix (dict): ``dict(video=folder)``.
         pipeline (Sequence): Transforms.
         extensions (Sequence[str]): Video extensions for folder scanning.
-        max_retries (int): Replacement items tried after a bad file.
-            Defaults to 10.
+        max_retries (int): Replacement items tried after a bad file
+            (``BaseDataset``'s ``max_refetch``). Defaults to 10.
         backend_args (dict, optional): mmengine file backend arguments for
             reading the list.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
@@ -69,13 +69,13 @@ class VideoFramePairDataset(BaseDataset):
             raise ValueError(f'VideoFramePairDataset: max_retries must be an '
                              f'int >= 0, got {max_retries!r}')
         self.extensions = tuple(extensions)
-        self.max_retries = max_retries
         self.backend_args = backend_args
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
             data_prefix=data_prefix,
             pipeline=list(pipeline),
+            max_refetch=max_retries,
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
@@ -106,7 +106,7 @@ class VideoFramePairDataset(BaseDataset):
         if self.test_mode:
             return self.prepare_data(idx)
         data, records = fetch_with_retries(
-            self, int(idx), self.max_retries, source=self._source_name())
+            self, int(idx), source=self._source_name())
         return attach_skip_records(data, records)
 
     def _source_name(self) -> str:

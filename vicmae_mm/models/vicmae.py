@@ -1,8 +1,10 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """ViC-MAE: masked reconstruction + contrastive learning over view pairs."""
+import logging
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import print_log
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -22,7 +24,11 @@ class ViCMAE(BaseSelfSupervisor):
     ``loss = w_rec * loss_rec + w_nce * loss_nce``, reported as separate
     ``loss_rec`` and ``loss_nce`` entries (already weighted) plus
     ``nce_acc``. With ``loss_weights['nce'] == 0`` the contrastive branch is
-    not built at all, which is exactly MAE.
+    not built at all, which is exactly MAE; a ``pool_neck`` without
+    parameters (``mean``, ``max``, ``cls``) is still built for
+    :meth:`extract_feat`, one with parameters (``gem``, ``attn``) is not
+    (nothing would train it, and DDP would stop on its unused parameters):
+    a warning says so and :meth:`extract_feat` mean-pools the patch tokens.
 
     Args:
         backbone (dict): Masked encoder, e.g. ``ViCMAEViT``.
@@ -31,6 +37,10 @@ class ViCMAE(BaseSelfSupervisor):
         pool_neck (dict): Token pooling, e.g. ``TokenPoolingNeck``.
         projector (dict): Projection MLP, e.g. ``NonLinearNeck``.
         contrastive_head (dict): e.g. ``InfoNCEHead``.
+        projector_per_view (bool): Run the projector once per view, so its
+            BatchNorm statistics are per view, as in the released code;
+            ``False`` runs it once over both views (``2B`` samples).
+            Defaults to False.
         loss_weights (dict): ``rec`` and ``nce`` weights, both >= 0.
             Defaults to ``dict(rec=0.97, nce=0.03)``.
         data_preprocessor (dict, optional): Defaults to
@@ -46,6 +56,7 @@ class ViCMAE(BaseSelfSupervisor):
                  projector: Optional[dict] = None,
                  contrastive_head: Optional[dict] = None,
                  loss_weights: Optional[Dict[str, float]] = None,
+                 projector_per_view: bool = False,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -69,6 +80,7 @@ class ViCMAE(BaseSelfSupervisor):
                     f'ViCMAE: loss_weights["{name}"] must be >= 0, got {value}')
         self.loss_weights = {k: float(v) for k, v in weights.items()}
         self.with_contrastive = self.loss_weights['nce'] > 0
+        self.projector_per_view = bool(projector_per_view)
         if self.with_contrastive:
             if None in (pool_neck, projector, contrastive_head):
                 raise ValueError('ViCMAE: pool_neck, projector and '
@@ -79,6 +91,16 @@ class ViCMAE(BaseSelfSupervisor):
             self.contrastive_head = MODELS.build(contrastive_head)
         else:
             self.pool_neck = MODELS.build(pool_neck) if pool_neck else None
+            if self.pool_neck is not None and any(
+                    True for _ in self.pool_neck.parameters()):
+                print_log(
+                    f'ViCMAE: model.pool_neck ({pool_neck}) has parameters '
+                    'that only the contrastive loss trains; with '
+                    'loss_weights["nce"] = 0 it is left out and '
+                    'extract_feat mean-pools the patch tokens',
+                    logger='current',
+                    level=logging.WARNING)
+                self.pool_neck = None
 
     def forward(self,
                 inputs: Union[torch.Tensor, List[torch.Tensor]],
@@ -146,7 +168,9 @@ class ViCMAE(BaseSelfSupervisor):
             self.loss_weights['rec'] * self.head.loss(pred, images, mask)
         }
         if self.with_contrastive:
-            z = self.projector((self.pool(latent), ))[0]
+            pooled = self.pool(latent)
+            views = pooled.split(b) if self.projector_per_view else (pooled, )
+            z = torch.cat([self.projector((v, ))[0] for v in views])
             loss_nce, acc = self.contrastive_head.loss(z[:b], z[b:])
             losses['loss_nce'] = self.loss_weights['nce'] * loss_nce
             losses['nce_acc'] = acc

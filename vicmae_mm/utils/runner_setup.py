@@ -36,6 +36,8 @@ def use_amp(cfg: Config, enable: bool) -> None:
             return
         kind = 'AmpOptimWrapper'
         optim.setdefault('loss_scale', 'dynamic')
+    if kind == 'AmpOptimWrapper' and torch.cuda.is_available():
+        _choose_gpu_amp_dtype(optim)
     if kind == 'AmpOptimWrapper' and not torch.cuda.is_available():
         for key in _AMP_ONLY_KEYS:
             optim.pop(key, None)
@@ -54,6 +56,24 @@ def use_amp(cfg: Config, enable: bool) -> None:
                 'No GPU: using CPUAmpOptimWrapper (bf16 autocast) for AMP',
                 logger='current')
     optim['type'] = kind
+
+
+def _choose_gpu_amp_dtype(optim: dict) -> None:
+    """bf16 on GPUs that support it (Ampere and newer), else fp16 with
+    dynamic loss scaling; a ``dtype`` set by the config is kept.
+
+    bf16 has fp32's exponent range, so its scale is a static 1.0: the grad
+    scaler then only skips non-finite steps, never rescales.
+    """
+    if optim.get('dtype') is None:
+        optim['dtype'] = ('bfloat16'
+                          if torch.cuda.is_bf16_supported() else 'float16')
+    if optim['dtype'] == 'bfloat16' and optim.get('loss_scale',
+                                                  'dynamic') == 'dynamic':
+        optim['loss_scale'] = 1.0
+    print_log(
+        f'AMP on GPU: {optim["dtype"]}, loss_scale={optim.get("loss_scale")}',
+        logger='current')
 
 
 def ensure_weights_only_checkpoints(cfg: Config) -> None:

@@ -1,6 +1,8 @@
 # ViC-MAE pretraining data: Kinetics-400 frame pairs + ImageNet-1k two-view
-# crops, mixed 1:1 by MixedRatioSampler, 224 px, 64 pairs per GPU (the
-# released total batch is 4096 = 64 GPUs x 64).
+# crops, mixed 1:1 by MixedRatioSampler, 224 px, 64 pairs per GPU: on 64
+# GPUs a total batch of 4096 for InfoNCE and the optimizer alike. (The
+# released run: 8 GPUs x 128 with 4 accumulation steps, i.e. InfoNCE over
+# 1024 pairs and the optimizer over 4096; configs/vicmae/released/.)
 #   data/kinetics400/kinetics400_train_list_videos.txt  ("path label" lines)
 #   data/kinetics400/videos_train/...                   (mmaction2 layout)
 #   data/imagenet/train/<class>/*.JPEG                  (mmpretrain layout)

@@ -5,7 +5,8 @@
 # LoadImageFromFile, frames from DecodeFramePair), hence the BGR grayscale
 # weights; SelfSupDataPreprocessor(to_rgb=True) converts the batch to RGB.
 # Shared by the *_pair.py dataset configs.
-view_pipeline1 = [
+# (a `__` name stays out of the resolved config)
+__common_view_transforms = [
     dict(
         type='RandomResizedCrop',
         scale=224,
@@ -28,35 +29,15 @@ view_pipeline1 = [
         prob=0.2,
         keep_channels=True,
         channel_weights=(0.114, 0.587, 0.2989)),
+]
+view_pipeline1 = __common_view_transforms + [
     dict(
         type='GaussianBlur',
         magnitude_range=(0.1, 2.0),
         magnitude_std='inf',
         prob=1.0),
 ]
-view_pipeline2 = [
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        interpolation='bicubic',
-        backend='pillow'),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.2,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
+view_pipeline2 = __common_view_transforms + [
     dict(type='Solarize', thr=128, prob=0.2),
 ]
 

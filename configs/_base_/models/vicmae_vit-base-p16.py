@@ -1,6 +1,9 @@
-# ViC-MAE with a ViT-B/16 encoder (released recipe: mask ratio 0.5, mean
+# ViC-MAE with a ViT-B/16 encoder. As released: mask ratio 0.5, mean
 # pooling of patch tokens, projector 4096 -> 128, temperature 0.1,
-# loss = 0.97 * reconstruction + 0.03 * contrastive).
+# loss = 0.97 * reconstruction + 0.03 * contrastive. Our defaults where the
+# released code differs (configs/vicmae/released/ has its choices): the
+# projector's BatchNorm spans both views and all ranks, and each query has
+# one positive, the other view of its own sample.
 model = dict(
     type='ViCMAE',
     data_preprocessor=dict(
@@ -30,7 +33,8 @@ model = dict(
         loss=dict(type='PixelReconstructionLoss', criterion='L2')),
     pool_neck=dict(type='TokenPoolingNeck', in_channels=768, pool_type='mean'),
     # Linear-BN-ReLU, Linear-BN-ReLU, Linear (mmpretrain's NonLinearNeck).
-    # GlobalBN1d: batch statistics over all ranks, also on CPU/gloo.
+    # GlobalBN1d: batch statistics over all ranks, also on CPU/gloo
+    # (released: BN1d, per GPU).
     projector=dict(
         type='NonLinearNeck',
         in_channels=768,
@@ -42,7 +46,11 @@ model = dict(
         with_last_bn=False,
         with_avg_pool=False,
         norm_cfg=dict(type='GlobalBN1d')),
-    contrastive_head=dict(type='InfoNCEHead', temperature=0.1),
+    # projector over both views at once (released: once per view)
+    projector_per_view=False,
+    # 'pair': one positive per query (released: 'local_index')
+    contrastive_head=dict(
+        type='InfoNCEHead', temperature=0.1, positive_mode='pair'),
     loss_weights=dict(rec=0.97, nce=0.03),
     init_cfg=[
         dict(type='Xavier', layer='Linear', distribution='uniform'),

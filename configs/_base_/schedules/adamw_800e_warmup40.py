@@ -1,6 +1,9 @@
-# Released ViC-MAE recipe: AdamW (0.9, 0.95), wd 0.05 (none on norms,
-# biases, position/cls/mask tokens), lr 1.5e-4 x batch / 256 at batch 4096,
-# 40 warm-up epochs then half-cycle cosine to 0, updated every iteration.
+# ViC-MAE pretraining schedule. As released: AdamW (0.9, 0.95), wd 0.05,
+# lr 1.5e-4 x batch / 256 at batch 4096, 40 warm-up epochs then half-cycle
+# cosine to 0, updated every iteration. Ours: 800 epochs (released: 801),
+# warm-up from 1e-4 x lr (released: 0), and no decay on norms, biases and
+# position/cls/mask tokens (released: timm's rule, which decays the cls and
+# mask tokens); see configs/vicmae/released/.
 # fused=True: one multi-tensor kernel instead of a per-parameter loop
 # (ViT-B on 2 CPU cores: see docs/benchmarks/pretraining_speed.md).
 optim_wrapper = dict(

@@ -4,10 +4,9 @@ import random
 
 import numpy as np
 import torch
+from mmengine.dist import get_dist_info
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
-
-from vicmae_mm.models.utils import get_dist_info
 
 
 @HOOKS.register_module()

@@ -1,11 +1,8 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """kNN top-1 of the pretrained features, measured while pretraining."""
-import random
-from contextlib import contextmanager
 from itertools import chain, zip_longest
-from typing import Iterator, Optional, Tuple
+from typing import Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import (all_gather_object, broadcast_object_list,
@@ -14,27 +11,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-
-@contextmanager
-def preserved_rng_state() -> Iterator[None]:
-    """Restore Python, NumPy and torch (CPU and CUDA) RNG states on exit.
-
-    Iterating a dataloader draws a worker seed from torch's global RNG and
-    random transforms draw from NumPy's, so a monitor that reads data would
-    otherwise change the training run it is watching.
-    """
-    py_state, np_state = random.getstate(), np.random.get_state()
-    torch_state = torch.get_rng_state()
-    cuda_states = torch.cuda.get_rng_state_all() \
-        if torch.cuda.is_available() else None
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.set_rng_state(torch_state)
-        if cuda_states is not None:
-            torch.cuda.set_rng_state_all(cuda_states)
+from vicmae_mm.engine.fsdp_strategy import refuse_sharded_model
+from vicmae_mm.utils.rng import preserved_rng_state
 
 
 def weighted_knn_predict(train_feats: torch.Tensor,
@@ -157,9 +135,15 @@ class KNNMonitorHook(Hook):
 
     def before_train(self, runner) -> None:
         """Build both dataloaders (fails early on a bad config)."""
+        refuse_sharded_model(runner, 'KNNMonitorHook')
+        # as the Runner builds its own loaders: with diff_rank_seed the
+        # sampler seed is synchronised from rank 0 (runner.seed is per rank,
+        # and per-rank shuffles would shard the kNN sets inconsistently)
+        diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         with preserved_rng_state():
             self._loaders = tuple(
-                runner.build_dataloader(cfg, seed=runner.seed)
+                runner.build_dataloader(
+                    cfg, seed=runner.seed, diff_rank_seed=diff_rank_seed)
                 for cfg in (self.train_dataloader_cfg,
                             self.val_dataloader_cfg))
         for field, loader in zip(('train_dataloader', 'val_dataloader'),

@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Stop (or, under AMP, count) iterations whose loss is not finite."""
-import math
 from typing import Optional
 
 import torch
@@ -63,14 +62,21 @@ class NonFiniteLossHook(Hook):
         if not outputs:
             return
         terms = {
-            k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+            k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(v)
             for k, v in outputs.items()
             if 'loss' in k and isinstance(v, (torch.Tensor, float))
         }
-        local_bad = any(not math.isfinite(v) for v in terms.values())
-        if not any_rank(local_bad):
+        if not terms:
+            return
+        # one flag on the losses' device: one all-reduce, one host sync
+        device = next(iter(terms.values())).device
+        bad = torch.stack([(~torch.isfinite(v.float())).any().to(device)
+                           for v in terms.values()]).any()
+        if not any_rank(bad):
             self.consecutive = 0
             return
+        local_bad = bool(bad)
+        terms = {k: float(v) for k, v in terms.items()}
         iteration = runner.iter + 1
         described = ', '.join(f'{k}={v}' for k, v in terms.items())
         if self._amp_skips_bad_steps(runner) and \

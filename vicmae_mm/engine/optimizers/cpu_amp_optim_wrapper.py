@@ -63,7 +63,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
         the loss is not finite on some rank (see the class docstring)."""
         if not self.skip_nonfinite:
             return super().update_params(loss, step_kwargs, zero_kwargs)
-        if any_rank(not bool(torch.isfinite(loss.detach()).all())):
+        if any_rank(~torch.isfinite(loss.detach()).all()):
             self._window_poisoned = True
             self._inner_count += 1  # what backward() would have counted
         else:

@@ -1,30 +1,28 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""A faster forward for mmpretrain's ViT blocks, with the same parameters.
+"""mmpretrain's ViT block with a faster forward and the same parameters.
 
-mmpretrain's ``TransformerEncoderLayer`` (used by the MAE encoder and
-decoder) is built for flexibility: dropout, drop-path and layer-scale
-modules that are identities in MAE pretraining, and ``nn.Linear`` layers
-whose fp32 matmuls go to MKL. On AMD CPUs MKL takes its AVX2 code path,
-about half the fp32 GEMM rate oneDNN reaches with AVX-512 on the same
-cores (measured by ``tools/analysis/benchmark_pretrain.py``). This module
-runs such a block with
+:class:`FastTransformerEncoderLayer` is mmpretrain's
+``TransformerEncoderLayer`` (same arguments, parameters and state-dict
+keys). Its forward computes what the parent's computes, with
 
-- every fp32 CPU matmul (forward and both backward GEMMs) through oneDNN
-  (``torch.ops.mkldnn._linear_pointwise``), with strided operands, so no
-  transposed copies are made;
-- the residual additions fused into the output projections;
-- ``F.scaled_dot_product_attention`` on strided q/k/v views (its output is
-  already laid out as ``(B, N, heads, dim)``, so merging heads is free),
-  except for bf16/fp16 on CPU, where two batched matmuls around an fp32
-  softmax are 2-4x faster than PyTorch's CPU flash kernel, whose backward
-  dominated a bf16 step (see :func:`attention`);
-- optional activation checkpointing per block.
+- every fp32 CPU matmul (forward and both backward GEMMs) on the kernel
+  measured fastest on this machine for its shape
+  (:mod:`vicmae_mm.models.utils.cpu_kernels`): PyTorch's default BLAS or
+  oneDNN (``torch.ops.mkldnn._linear_pointwise``, strided operands, no
+  transposed copies, residual add fused into the output projections);
+- attention on strided q/k/v views of the qkv output, by
+  ``F.scaled_dot_product_attention`` or by two batched matmuls around an
+  fp32 softmax, whichever measured faster for the dtype and sequence length
+  (PyTorch's CPU flash kernel runs its bf16 backward several times slower
+  than the matmuls);
+- no identity dropout / drop-path / layer-scale modules.
 
-Blocks that use something this path does not implement (layer scale,
-non-zero dropout / drop-path while training, ``qk_scale``, ``v_shortcut``,
-another FFN or norm) run their own ``forward``: the fast path never changes
-what is computed, only how. Under autocast, under ``torch.compile``, on GPUs
-or without oneDNN the matmuls fall back to ``F.linear``.
+What the fast forward does not implement (layer scale, another FFN, norm or
+activation, active dropout / drop-path while training) runs the parent's
+forward. On GPUs and under ``torch.compile`` the matmuls are ``F.linear``
+and attention is SDPA: no selection runs there. Under CPU autocast the
+matmuls are ``F.linear`` (autocast's low-precision kernels); the attention
+variant is still measured for the autocast dtype.
 """
 from typing import Optional, Sequence, Union
 
@@ -36,22 +34,20 @@ from mmengine.registry import FUNCTIONS
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmpretrain.models.utils.attention import MultiheadAttention
+from mmpretrain.registry import MODELS
 from torch.utils.checkpoint import checkpoint
 
+from ..utils import cpu_kernels
+
 __all__ = [
-    'onednn_available', 'fast_linear', 'attention', 'is_plain_vit_block',
-    'plain_vit_block_forward', 'run_vit_blocks', 'resolve_checkpointing',
+    'FastTransformerEncoderLayer', 'fast_linear', 'attention',
+    'is_plain_vit_block', 'run_vit_blocks', 'resolve_checkpointing',
     'vit_block_wrap_policy'
 ]
 
-
-def onednn_available() -> bool:
-    """Whether oneDNN's dense fp32 linear kernel can be called."""
-    return (torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
-
-
-_ONEDNN = onednn_available()
+# the linear probe runs at most this many rows: GEMM throughput no longer
+# depends on the row count there, and the probe stays a few milliseconds
+_PROBE_ROWS = 256
 
 
 def _mm_nt(a: torch.Tensor,
@@ -96,11 +92,50 @@ class _OneDNNLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b, grad_res
 
 
+def _blas_linear(x, weight, bias=None, residual=None):
+    out = F.linear(x, weight, bias)
+    return out if residual is None else residual + out
+
+
+_LINEARS = {'blas': _blas_linear, 'onednn': _OneDNNLinear.apply}
+
+
+def _selectable(x: torch.Tensor) -> bool:
+    """Whether linear kernel selection applies: eager CPU, no autocast."""
+    return (x.device.type == 'cpu' and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling())
+
+
+def _probe_generator() -> torch.Generator:
+    # probes must not draw from the global generator: training's random
+    # stream (masks, dropout) would then depend on when a choice was made
+    return torch.Generator().manual_seed(0)
+
+
+def _linear_probes(rows: int, in_features: int, out_features: int, bias: bool):
+    """Forward + backward of one linear layer per available backend."""
+    g = _probe_generator()
+    x = torch.randn(rows, in_features, generator=g, requires_grad=True)
+    w = torch.randn(out_features, in_features, generator=g, requires_grad=True)
+    b = torch.randn(out_features, generator=g,
+                    requires_grad=True) if bias else None
+    grad = torch.randn(rows, out_features, generator=g)
+    names = ['blas'] + (['onednn'] if cpu_kernels.onednn_available() else [])
+    return {
+        n: (lambda fn=_LINEARS[n]: fn(x, w, b, None).backward(grad))
+        for n in names
+    }
+
+
 def fast_linear(x: torch.Tensor,
                 weight: torch.Tensor,
                 bias: Optional[torch.Tensor] = None,
                 residual: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias) (+ residual)``, by oneDNN for fp32 CPU.
+    """``F.linear(x, weight, bias) (+ residual)`` on the fastest backend.
+
+    For fp32 on CPU (eager, no autocast) the backend (default BLAS or
+    oneDNN) is measured once per shape class and cached; anywhere else this
+    is ``F.linear``.
 
     Args:
         x (torch.Tensor): ``(..., in_features)``.
@@ -111,16 +146,130 @@ def fast_linear(x: torch.Tensor,
     Returns:
         torch.Tensor: ``(..., out_features)``.
     """
-    # under torch.compile, Inductor lowers this oneDNN op only for constant
-    # (inference) weights: let it compile F.linear instead
-    if (_ONEDNN and x.device.type == 'cpu' and x.dtype == torch.float32
-            and weight.dtype == torch.float32
-            and (residual is None or residual.dtype == torch.float32)
-            and not torch.is_autocast_enabled('cpu')
-            and not torch.compiler.is_compiling()):
-        return _OneDNNLinear.apply(x, weight, bias, residual)
-    out = F.linear(x, weight, bias)
-    return out if residual is None else residual + out
+    if not (_selectable(x) and x.dtype == weight.dtype == torch.float32 and
+            (residual is None or residual.dtype == torch.float32)):
+        return _blas_linear(x, weight, bias, residual)
+    rows = min(1 << max(x.numel() // x.shape[-1] - 1, 0).bit_length(),
+               _PROBE_ROWS)
+    out_f, in_f = weight.shape
+    backend = cpu_kernels.select_kernel(
+        'linear', ('float32', rows, in_f, out_f),
+        lambda: _linear_probes(rows, in_f, out_f, bias is not None))
+    return _LINEARS[backend](x, weight, bias, residual)
+
+
+def _matmul_attention(q: torch.Tensor, k: torch.Tensor,
+                      v: torch.Tensor) -> torch.Tensor:
+    scores = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)
+    return scores.float().softmax(-1).to(v.dtype) @ v
+
+
+_ATTENTIONS = {
+    'sdpa': F.scaled_dot_product_attention,
+    'matmul': _matmul_attention
+}
+
+
+def _attention_probes(shape, dtype: torch.dtype):
+    """Forward + backward of attention on q/k/v laid out as the block lays
+    them out (strided views of one qkv tensor)."""
+    B, H, N, D = shape
+    g = _probe_generator()
+    qkv = torch.randn(B, N, 3, H, D, generator=g).to(dtype).requires_grad_()
+    grad = torch.randn(B, H, N, D, generator=g).to(dtype)
+
+    def run(fn):
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        fn(q, k, v).backward(grad)
+
+    return {n: (lambda fn=fn: run(fn)) for n, fn in _ATTENTIONS.items()}
+
+
+def attention(q: torch.Tensor, k: torch.Tensor,
+              v: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(d)) v`` on ``(B, heads, N, dim)`` tensors.
+
+    On CPU, SDPA or two batched matmuls with an fp32 softmax, whichever
+    measured faster for this dtype, sequence length and head size (the
+    probe uses up to 2 samples); SDPA elsewhere.
+
+    Returns:
+        torch.Tensor: ``(B, heads, N, dim)`` (maybe a strided view).
+    """
+    if q.device.type != 'cpu' or torch.compiler.is_compiling():
+        return F.scaled_dot_product_attention(q, k, v)
+    B, H, N, D = q.shape
+    probe = (min(B, 2), H, N, D)
+    dtype = str(q.dtype).split('.')[-1]
+    kind = cpu_kernels.select_kernel('attention', (dtype, ) + probe,
+                                     lambda: _attention_probes(probe, q.dtype))
+    return _ATTENTIONS[kind](q, k, v)
+
+
+@MODELS.register_module()
+class FastTransformerEncoderLayer(TransformerEncoderLayer):
+    """:class:`~mmpretrain.models.backbones.vision_transformer.
+    TransformerEncoderLayer` with a faster forward (see the module doc).
+
+    Arguments, parameters, state-dict keys and results (up to float
+    rounding) are the parent's; the parent's forward runs wherever the fast
+    one does not apply (:attr:`uses_fast_forward`).
+
+    Args:
+        Those of ``TransformerEncoderLayer``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 layer_scale_init_value: Union[float, torch.Tensor] = 0.,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 num_fcs: int = 2,
+                 qkv_bias: bool = True,
+                 ffn_type: str = 'origin',
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN'),
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(embed_dims, num_heads, feedforward_channels,
+                         layer_scale_init_value, drop_rate, attn_drop_rate,
+                         drop_path_rate, num_fcs, qkv_bias, ffn_type, act_cfg,
+                         norm_cfg, init_cfg)
+        scale = layer_scale_init_value
+        # decided from the arguments: what the fast forward implements
+        self.fast_supported = (not torch.is_tensor(scale) and scale == 0
+                               and num_fcs == 2 and ffn_type == 'origin'
+                               and dict(act_cfg or {}) == dict(type='GELU')
+                               and type(self.ln1) is nn.LayerNorm
+                               and type(self.ln2) is nn.LayerNorm)
+        self.stochastic = max(drop_rate, attn_drop_rate, drop_path_rate) > 0
+
+    @property
+    def uses_fast_forward(self) -> bool:
+        """Whether :meth:`forward` runs the fast forward in this mode."""
+        return self.fast_supported and not (self.training and self.stochastic)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the block to ``(B, N, C)`` tokens."""
+        if not self.uses_fast_forward:
+            return super().forward(x)
+        attn, ffn = self.attn, self.ffn
+        B, N, C = x.shape
+        h = F.layer_norm(x, (C, ), self.ln1.weight, self.ln1.bias,
+                         self.ln1.eps)
+        qkv = fast_linear(h, attn.qkv.weight, attn.qkv.bias)
+        # (B, N, 3, heads, dim) -> three strided (B, heads, N, dim) views
+        q, k, v = qkv.view(B, N, 3, attn.num_heads,
+                           attn.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        out = attention(q, k, v).transpose(1, 2).reshape(B, N, C)
+        x = fast_linear(out, attn.proj.weight, attn.proj.bias, residual=x)
+        h = F.layer_norm(x, (C, ), self.ln2.weight, self.ln2.bias,
+                         self.ln2.eps)
+        fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
+        h = F.gelu(fast_linear(h, fc1.weight, fc1.bias))
+        return fast_linear(h, fc2.weight, fc2.bias, residual=x)
 
 
 def _is_noop_dropout(module: nn.Module, training: bool) -> bool:
@@ -131,83 +280,29 @@ def _is_noop_dropout(module: nn.Module, training: bool) -> bool:
 
 
 def is_plain_vit_block(layer: nn.Module) -> bool:
-    """Whether :func:`plain_vit_block_forward` computes exactly what
-    ``layer.forward`` computes (pre-norm ViT block, GELU MLP, no layer
-    scale, no active dropout / drop-path)."""
+    """Whether ``layer`` computes a plain pre-norm ViT block in its current
+    mode (GELU MLP, no layer scale, no active dropout / drop-path): what the
+    plain reference implementation accepts."""
+    if isinstance(layer, FastTransformerEncoderLayer):
+        return layer.uses_fast_forward
     if type(layer) is not TransformerEncoderLayer:
         return False
     attn, ffn, train = layer.attn, layer.ffn, layer.training
     if not (type(layer.ln1) is nn.LayerNorm and type(layer.ln2) is nn.LayerNorm
-            and type(attn) is MultiheadAttention and type(ffn) is FFN):
-        return False
-    if (attn.v_shortcut or attn.input_dims != attn.embed_dims
-            or attn.scaled_dot_product_attention
-            is not F.scaled_dot_product_attention
-            or not isinstance(attn.gamma1, nn.Identity)
-            or (attn.attn_drop and train)
-            or not _is_noop_dropout(attn.proj_drop, train)
-            or not _is_noop_dropout(attn.out_drop, train)):
-        return False
-    if (len(ffn.layers) != 3 or not ffn.add_identity
-            or not isinstance(ffn.gamma2, nn.Identity)
-            or not _is_noop_dropout(ffn.dropout_layer, train)
-            or not _is_noop_dropout(ffn.layers[2], train)):
+            and type(attn) is MultiheadAttention and type(ffn) is FFN
+            and not attn.v_shortcut and attn.input_dims == attn.embed_dims and
+            attn.scaled_dot_product_attention is F.scaled_dot_product_attention
+            and isinstance(attn.gamma1, nn.Identity) and isinstance(
+                ffn.gamma2, nn.Identity) and not (attn.attn_drop and train)
+            and len(ffn.layers) == 3 and len(ffn.layers[0]) == 3):
         return False
     first = ffn.layers[0]
-    return (len(first) == 3 and type(first[1]) is nn.GELU
-            and first[1].approximate == 'none'
-            and _is_noop_dropout(first[2], train)
+    drops = (attn.proj_drop, attn.out_drop, ffn.dropout_layer, ffn.layers[2],
+             first[2])
+    return (all(_is_noop_dropout(m, train) for m in drops)
+            and type(first[1]) is nn.GELU and first[1].approximate == 'none'
             and isinstance(first[0], nn.Linear)
             and isinstance(ffn.layers[1], nn.Linear))
-
-
-def attention(q: torch.Tensor, k: torch.Tensor,
-              v: torch.Tensor) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` on ``(B, heads, N, dim)`` tensors.
-
-    ``F.scaled_dot_product_attention`` except for half precision on CPU:
-    there PyTorch's flash kernel runs its backward 4-6x slower than two
-    batched bf16 matmuls (ViT-B/16 shapes, 2 cores: 12.8 vs 2.0 ms for the
-    encoder's 99 tokens, 20.2 vs 4.9 ms for the decoder's 197), so the
-    scores are computed by matmul with the softmax in fp32.
-
-    Returns:
-        torch.Tensor: ``(B, heads, N, dim)`` (maybe a strided view).
-    """
-    if q.device.type == 'cpu' and q.dtype in (torch.bfloat16, torch.float16):
-        scores = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)
-        return scores.float().softmax(-1).to(v.dtype) @ v
-    return F.scaled_dot_product_attention(q, k, v)
-
-
-def plain_vit_block_forward(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run a block accepted by :func:`is_plain_vit_block` on ``(B, N, C)``.
-
-    Same parameters and the same computation as ``layer(x)``; only the
-    kernels and the memory traffic differ.
-    """
-    attn, ffn = layer.attn, layer.ffn
-    B, N, C = x.shape
-    h = F.layer_norm(x, (C, ), layer.ln1.weight, layer.ln1.bias, layer.ln1.eps)
-    qkv = fast_linear(h, attn.qkv.weight, attn.qkv.bias)
-    # (B, N, 3, heads, dim) -> three strided (B, heads, N, dim) views
-    q, k, v = qkv.view(B, N, 3, attn.num_heads,
-                       attn.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
-    out = attention(q, k, v)
-    # the CPU SDPA output is (B, N, heads, dim) in memory: no copy here
-    out = out.transpose(1, 2).reshape(B, N, C)
-    x = fast_linear(out, attn.proj.weight, attn.proj.bias, residual=x)
-    h = F.layer_norm(x, (C, ), layer.ln2.weight, layer.ln2.bias, layer.ln2.eps)
-    fc1, fc2 = ffn.layers[0][0], ffn.layers[1]
-    h = F.gelu(fast_linear(h, fc1.weight, fc1.bias))
-    return fast_linear(h, fc2.weight, fc2.bias, residual=x)
-
-
-def _block_forward(layer: nn.Module, x: torch.Tensor,
-                   fast: bool) -> torch.Tensor:
-    if fast and is_plain_vit_block(layer):
-        return plain_vit_block_forward(layer, x)
-    return layer(x)
 
 
 def resolve_checkpointing(value: Union[bool, int], num_layers: int,
@@ -227,21 +322,19 @@ def resolve_checkpointing(value: Union[bool, int], num_layers: int,
         return num_layers if value else 0
     if not isinstance(value, int) or not 0 <= value <= num_layers:
         raise ValueError(
-            f'{owner}: checkpoint_activations must be a bool or an int in '
+            f'{owner}: with_cp must be a bool or an int in '
             f'[0, {num_layers}], got {value!r}')
     return value
 
 
 def run_vit_blocks(layers: Sequence[nn.Module],
                    x: torch.Tensor,
-                   fast: bool = True,
                    num_checkpointed: int = 0) -> torch.Tensor:
     """Apply ``layers`` in order.
 
     Args:
         layers (Sequence[nn.Module]): Transformer blocks.
         x (torch.Tensor): ``(B, N, C)`` tokens.
-        fast (bool): Use :func:`plain_vit_block_forward` where it applies.
         num_checkpointed (int): Recompute the activations of the first
             ``num_checkpointed`` blocks in backward instead of storing them
             (only while gradients are being recorded).
@@ -252,9 +345,9 @@ def run_vit_blocks(layers: Sequence[nn.Module],
     record = torch.is_grad_enabled()
     for i, layer in enumerate(layers):
         if record and i < num_checkpointed:
-            x = checkpoint(_block_forward, layer, x, fast, use_reentrant=False)
+            x = checkpoint(layer, x, use_reentrant=False)
         else:
-            x = _block_forward(layer, x, fast)
+            x = layer(x)
     return x
 
 

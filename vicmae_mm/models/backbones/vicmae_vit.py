@@ -1,12 +1,21 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """The ViC-MAE encoder: an MAE-style masked ViT with mmpretrain key names."""
+import inspect
 from typing import List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
+from mmengine.model.weight_init import PretrainedInit, initialize
 from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.registry import MODELS
 
-from .fast_vit_block import resolve_checkpointing, run_vit_blocks
+from .fast_vit_block import (FastTransformerEncoderLayer,
+                             resolve_checkpointing, run_vit_blocks)
+
+_MAEVIT_DEFAULTS = {
+    k: p.default
+    for k, p in inspect.signature(MAEViT.__init__).parameters.items()
+}
 
 
 @MODELS.register_module()
@@ -25,10 +34,10 @@ class ViCMAEViT(MAEViT):
       optimised, or one vs. two processes) can share the exact same masks;
     - the visible-token gather indexes once instead of materialising a
       ``repeat`` of the index over channels;
-    - the masked (pretraining) pass runs its blocks through
-      :func:`~vicmae_mm.models.backbones.fast_vit_block.run_vit_blocks`:
-      the same parameters and computation, with oneDNN fp32 matmuls on CPU,
-      fused residual adds and optional activation checkpointing.
+    - with ``fast_path`` its blocks are
+      :class:`~.fast_vit_block.FastTransformerEncoderLayer`
+      (same parameters and computation; CPU kernels chosen by measurement,
+      fused residual adds), and the masked pass can checkpoint activations.
 
     Args:
         arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
@@ -40,10 +49,10 @@ class ViCMAEViT(MAEViT):
         patch_size (int): Patch size. Defaults to 16.
         mask_ratio (float): Fraction of patch tokens dropped, in ``[0, 1)``.
             Defaults to 0.5.
-        fast_path (bool): Run the masked pass with the fast block forward
-            (results equal mmpretrain's up to float rounding). Defaults to
-            True.
-        checkpoint_activations (bool | int): Recompute block activations in
+        fast_path (bool): Build the blocks as ``FastTransformerEncoderLayer``
+            (results equal mmpretrain's up to float rounding); ``False``
+            keeps mmpretrain's ``TransformerEncoderLayer``. Defaults to True.
+        with_cp (bool | int): Recompute block activations in
             backward instead of storing them (masked pass): ``True`` for all
             blocks, ``k`` for the first ``k``. Saves memory, costs about one
             extra forward. Defaults to False.
@@ -68,7 +77,7 @@ class ViCMAEViT(MAEViT):
                  patch_size: int = 16,
                  mask_ratio: float = 0.5,
                  fast_path: bool = True,
-                 checkpoint_activations: Union[bool, int] = False,
+                 with_cp: Union[bool, int] = False,
                  **kwargs) -> None:
         if not 0.0 <= float(mask_ratio) < 1.0:
             raise ValueError(
@@ -93,13 +102,63 @@ class ViCMAEViT(MAEViT):
                              'sin-cos embedding and MAE head assume it); got '
                              f'img_size {img_size}')
         self.fast_path = bool(fast_path)
-        self.num_checkpointed = resolve_checkpointing(checkpoint_activations,
+        if self.fast_path:
+            self._build_fast_layers(kwargs)
+        self.num_checkpointed = resolve_checkpointing(with_cp,
                                                       len(self.layers),
                                                       'ViCMAEViT')
+
+    def _build_fast_layers(self, kwargs: dict) -> None:
+        """Rebuild the blocks as :class:`FastTransformerEncoderLayer` with
+        the arguments ``VisionTransformer`` gave its own blocks (mmpretrain
+        builds them by class, not through the registry)."""
+        def arg(name):
+            return kwargs.get(name, _MAEVIT_DEFAULTS[name])
+
+        layer_cfgs = arg('layer_cfgs')
+        if isinstance(layer_cfgs, dict):
+            layer_cfgs = [layer_cfgs] * self.num_layers
+        dpr = np.linspace(0, arg('drop_path_rate'), self.num_layers)
+        for i in range(len(self.layers)):
+            cfg = dict(
+                embed_dims=self.embed_dims,
+                num_heads=self.arch_settings['num_heads'],
+                feedforward_channels=self.
+                arch_settings['feedforward_channels'],
+                drop_rate=arg('drop_rate'),
+                drop_path_rate=dpr[i],
+                qkv_bias=True,
+                norm_cfg=arg('norm_cfg'))
+            cfg.update(layer_cfgs[i])
+            self.layers[i] = FastTransformerEncoderLayer(**cfg)
 
     def num_visible(self) -> int:
         """Number of patch tokens each sample keeps under masking."""
         return int(self.num_patches * (1 - self.mask_ratio))
+
+    def init_weights(self) -> None:
+        """MAE's initialisation, then a ``Pretrained`` ``init_cfg`` on top.
+
+        :meth:`MAEViT.init_weights` rebuilds the position embedding and
+        re-initialises the patch embedding and cls token *after*
+        ``BaseModule`` has loaded a checkpoint; here the checkpoint is
+        loaded last, so every tensor it holds is kept.
+        """
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
+            self.init_cfg
+        ]
+        pretrained = [
+            c for c in cfgs
+            if isinstance(c, dict) and c.get('type') in ('Pretrained',
+                                                         PretrainedInit)
+        ]
+        if not pretrained:
+            return super().init_weights()
+        init_cfg = self.init_cfg
+        self.init_cfg = [c for c in cfgs if c not in pretrained] or None
+        super().init_weights()
+        self.init_cfg = init_cfg
+        initialize(self, pretrained)
 
     def random_masking(
         self,
@@ -170,7 +229,6 @@ class ViCMAEViT(MAEViT):
         cls_token = (self.cls_token + self.pos_embed[:, :1, :]).expand(
             B, -1, -1)
         tokens = torch.cat((cls_token, tokens), dim=1)
-        tokens = run_vit_blocks(self.layers, tokens, self.fast_path,
-                                self.num_checkpointed)
+        tokens = run_vit_blocks(self.layers, tokens, self.num_checkpointed)
         tokens = self.ln1(tokens)
         return tokens, mask, ids_restore

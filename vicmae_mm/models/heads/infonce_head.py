@@ -1,5 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""NT-Xent / InfoNCE over the global batch, with globally unique pairs."""
+"""NT-Xent / InfoNCE over the global batch."""
 from typing import Tuple
 
 import torch
@@ -15,29 +15,52 @@ class InfoNCEHead(BaseModule):
     """Symmetric NT-Xent loss between two views (SimCLR form).
 
     For a local batch of ``b`` pairs on rank ``r`` of ``W`` ranks, the
-    projections of both views are L2-normalised and gathered (with
-    gradients) into ``2bW`` keys. Each of the ``2b`` local queries is
-    scored against every key except itself; its positive is the other view
-    of the same sample, at **global** index ``r*b + i`` — not ``i``, which
-    would make sample ``i`` of every rank a false positive.
+    projections ``[view1; view2]`` (``2b`` rows) are L2-normalised and
+    gathered once, with gradients, into ``2bW`` keys in rank order (rank 0's
+    view 1, rank 0's view 2, rank 1's view 1, ...). Each local query is
+    scored against every key except itself. Its positives depend on
+    ``positive_mode``:
+
+    - ``'pair'`` (default): the other view of the same sample only, at key
+      ``2br + (i + b) mod 2b``.
+    - ``'local_index'``: every key with the same *local* batch index ``i``
+      on any rank (the other view here, both views elsewhere: ``2W - 1``
+      positives, summed inside the log), as the released ViC-MAE code does
+      with ``arange(b)`` labels on every rank. With one process it equals
+      ``'pair'``.
+
+    ``loss = mean(logsumexp(all but self) - logsumexp(positives))`` over the
+    local queries. Similarities, softmax and loss are computed in fp32 even
+    under autocast: at temperature 0.1 half-precision logits lose the
+    differences between close keys.
 
     Args:
         temperature (float): Softmax temperature, > 0. Defaults to 0.1.
         gather_distributed (bool): Use every rank's samples as negatives.
             Defaults to True.
+        positive_mode (str): ``'pair'`` or ``'local_index'``. Defaults to
+            ``'pair'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
+
+    POSITIVE_MODES = ('pair', 'local_index')
 
     def __init__(self,
                  temperature: float = 0.1,
                  gather_distributed: bool = True,
+                 positive_mode: str = 'pair',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not float(temperature) > 0:
             raise ValueError(
                 f'InfoNCEHead: temperature must be > 0, got {temperature}')
+        if positive_mode not in self.POSITIVE_MODES:
+            raise ValueError(f'InfoNCEHead: unknown positive_mode '
+                             f'{positive_mode!r}; choose from '
+                             f'{self.POSITIVE_MODES}')
         self.temperature = float(temperature)
         self.gather_distributed = gather_distributed
+        self.positive_mode = positive_mode
 
     def loss(self, z1: torch.Tensor,
              z2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -49,32 +72,33 @@ class InfoNCEHead(BaseModule):
 
         Returns:
             tuple: ``(loss, accuracy)``; accuracy is the percentage of local
-            queries whose most similar key is their positive.
+            queries whose most similar key is a positive.
         """
         if z1.shape != z2.shape:
             raise ValueError(f'InfoNCEHead: view shapes differ: '
                              f'{tuple(z1.shape)} vs {tuple(z2.shape)}')
         b = z1.shape[0]
-        # Similarities in fp32: a softmax at temperature 0.1 over thousands
-        # of keys is where half precision hurts.
-        q = F.normalize(torch.cat([z1, z2]).float(), dim=1)
         rank, world_size = get_dist_info()
-        if self.gather_distributed and world_size > 1:
-            k1 = all_gather_with_grad(q[:b])
-            k2 = all_gather_with_grad(q[b:])
-        else:
+        if not (self.gather_distributed and world_size > 1):
             rank, world_size = 0, 1
-            k1, k2 = q[:b], q[b:]
-        n = b * world_size
-        keys = torch.cat([k1, k2])  # (2n, D): all view-1 keys, then view-2
-        logits = q @ keys.t() / self.temperature  # (2b, 2n)
-        local = torch.arange(b, device=q.device) + rank * b
-        self_idx = torch.cat([local, local + n])
-        pos_idx = torch.cat([local + n, local])
-        rows = torch.arange(2 * b, device=q.device)
-        logits = logits.index_put((rows, self_idx),
-                                  logits.new_tensor(float('-inf')))
-        loss = F.cross_entropy(logits, pos_idx)
+        # Autocast would run the matmul below in half precision again.
+        with torch.autocast(device_type=z1.device.type, enabled=False):
+            q = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+            keys = all_gather_with_grad(q) if world_size > 1 else q
+            logits = q @ keys.t() / self.temperature  # (2b, 2bW)
+            rows = torch.arange(2 * b, device=q.device)
+            self_idx = rows + 2 * b * rank
+            if self.positive_mode == 'pair':
+                positive = torch.zeros_like(logits, dtype=torch.bool)
+                positive[rows, 2 * b * rank + (rows + b) % (2 * b)] = True
+            else:
+                key_idx = torch.arange(keys.shape[0], device=q.device) % b
+                positive = key_idx[None] == (rows % b)[:, None]
+                positive[rows, self_idx] = False
+            logits = logits.index_put((rows, self_idx),
+                                      logits.new_tensor(float('-inf')))
+            loss = (torch.logsumexp(logits, dim=1) - torch.logsumexp(
+                logits.masked_fill(~positive, float('-inf')), dim=1)).mean()
         with torch.no_grad():
-            acc = (logits.argmax(dim=1) == pos_idx).float().mean() * 100
+            acc = positive[rows, logits.argmax(dim=1)].float().mean() * 100
         return loss, acc

@@ -1,13 +1,16 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """mmpretrain's MAE decoder with a faster forward and the same weights."""
+import inspect
 from typing import Union
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.models.necks import MAEPretrainDecoder
 from mmpretrain.registry import MODELS
 
-from ..backbones.fast_vit_block import (fast_linear, resolve_checkpointing,
+from ..backbones.fast_vit_block import (FastTransformerEncoderLayer,
+                                        fast_linear, resolve_checkpointing,
                                         run_vit_blocks)
 
 
@@ -18,20 +21,22 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
 
     - Mask tokens are broadcast and the unshuffle gathers with an expanded
       index view, instead of materialising ``repeat`` copies of both.
-    - Blocks run through
-      :func:`~vicmae_mm.models.backbones.fast_vit_block.run_vit_blocks`
-      (oneDNN fp32 matmuls on CPU, fused residual adds, optional activation
-      checkpointing).
+    - With ``fast_path`` the blocks are
+      :class:`~vicmae_mm.models.backbones.FastTransformerEncoderLayer`
+      (CPU kernels chosen by measurement, fused residual adds), built with
+      the arguments mmpretrain gives its blocks; activation checkpointing
+      is optional.
     - The final norm and pixel predictor run on the patch tokens only; the
       cls prediction that mmpretrain computes and then drops is skipped.
 
     Outputs equal :class:`MAEPretrainDecoder`'s up to float rounding.
 
     Args:
-        fast_path (bool): Use the fast block forward and oneDNN matmuls.
-            ``False`` runs the parent's forward unchanged (unless
+        fast_path (bool): Use ``FastTransformerEncoderLayer`` blocks and
+            the measured-fastest CPU matmuls. ``False`` keeps mmpretrain's
+            blocks and runs the parent's forward unchanged (unless
             checkpointing is on). Defaults to True.
-        checkpoint_activations (bool | int): Recompute block activations in
+        with_cp (bool | int): Recompute block activations in
             backward: ``True`` all blocks, ``k`` the first ``k``. Defaults to
             False.
         **kwargs: Arguments of :class:`MAEPretrainDecoder`.
@@ -39,11 +44,26 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
 
     def __init__(self,
                  fast_path: bool = True,
-                 checkpoint_activations: Union[bool, int] = False,
+                 with_cp: Union[bool, int] = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.fast_path = bool(fast_path)
-        self.num_checkpointed = resolve_checkpointing(checkpoint_activations,
+        if self.fast_path:
+            # the arguments MAEPretrainDecoder builds its blocks with
+            args = inspect.signature(MAEPretrainDecoder.__init__).bind(
+                self, **kwargs)
+            args.apply_defaults()
+            a = args.arguments
+            dims = a['decoder_embed_dim']
+            self.decoder_blocks = nn.ModuleList(
+                FastTransformerEncoderLayer(
+                    dims,
+                    a['decoder_num_heads'],
+                    int(a['mlp_ratio'] * dims),
+                    qkv_bias=True,
+                    norm_cfg=a['norm_cfg'])
+                for _ in self.decoder_blocks)
+        self.num_checkpointed = resolve_checkpointing(with_cp,
                                                       len(self.decoder_blocks),
                                                       'ViCMAEPretrainDecoder')
 
@@ -75,7 +95,6 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
         tokens = torch.gather(tokens, 1,
                               ids_restore.unsqueeze(-1).expand(-1, -1, D))
         x = torch.cat([x[:, :1], tokens], dim=1) + self.decoder_pos_embed
-        x = run_vit_blocks(self.decoder_blocks, x, self.fast_path,
-                           self.num_checkpointed)
+        x = run_vit_blocks(self.decoder_blocks, x, self.num_checkpointed)
         x = self.decoder_norm(x[:, 1:])
         return linear(x, self.decoder_pred.weight, self.decoder_pred.bias)

@@ -16,7 +16,9 @@ class GlobalBatchNorm1d(nn.BatchNorm1d):
     on N processes equals one process on the whole batch. Statistics are
     reduced with gradient-aware all-reduces (two passes, for a variance as
     accurate as single-process BatchNorm). On one process, or in eval mode,
-    this is exactly ``nn.BatchNorm1d``.
+    this is exactly ``nn.BatchNorm1d``. (The released ViC-MAE code used
+    per-GPU ``BatchNorm1d`` once per view: ``norm_cfg=dict(type='BN1d')``
+    with ``ViCMAE(projector_per_view=True)``.)
 
     Use it as ``norm_cfg=dict(type='GlobalBN1d')``. Registered in mmengine's root
     registry so every scope (and mmcv's ``build_norm_layer``) finds it.

@@ -13,14 +13,13 @@
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 # Loading logs as expected: missing `layers.{i}.attn.rel_pos_{h,w}`,
 # unexpected `cls_token`, `ln1.weight`, `ln1.bias` (docs/benchmarks/mmdet.md)
+# ../../../_base_/safe_checkpoints.py loads vicmae_mm (ViTDet,
+# SimpleFeaturePyramid, the layer-decay constructor, weights-only loading).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::common/lsj-100e_coco-instance.py',
+    '../../../_base_/safe_checkpoints.py',
 ]
-
-# Registers ViTDet, SimpleFeaturePyramid, the layer-decay constructor, and
-# makes checkpoint loading weights-only.
-custom_imports = dict(imports=['vicmae_mm'], allow_failed_imports=False)
 
 pretrained = 'work_dirs/pretrain_vitb/epoch_800.pth'
 image_size = (1024, 1024)
@@ -115,9 +114,5 @@ train_cfg = dict(max_epochs=max_epochs)
 
 default_hooks = dict(
     checkpoint=dict(backend_args=dict(backend='atomic_local')))
-# Checkpoints hold plain values so `--resume` works with weights_only=True.
-custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='NonFiniteLossHook'),
-]
+custom_hooks = _base_.custom_hooks + [dict(type='NonFiniteLossHook')]
 auto_scale_lr = dict(base_batch_size=64)

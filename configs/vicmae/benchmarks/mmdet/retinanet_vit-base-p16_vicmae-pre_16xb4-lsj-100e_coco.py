@@ -1,7 +1,7 @@
 # Dropping the ViC-MAE ViTDet backbone and simple feature pyramid into a
 # stock mmdet detector: RetinaNet with mmdet's own model and LSJ-100e COCO
-# detection bases; the only additions are `custom_imports` and the two
-# modules. The pyramid starts at stride 8 (scale factors 2, 1, 0.5) and two
+# detection bases; the only additions are vicmae_mm (via
+# ../../../_base_/safe_checkpoints.py) and the two modules. The pyramid starts at stride 8 (scale factors 2, 1, 0.5) and two
 # max-pooled levels give strides 64 and 128, matching RetinaNet's anchors.
 # Optimisation as the Mask R-CNN ViT-B config (AdamW lr 1e-4, wd 0.1,
 # layer-wise lr decay 0.7, mixed precision).
@@ -10,9 +10,8 @@
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
     'mmdet::common/lsj-100e_coco-detection.py',
+    '../../../_base_/safe_checkpoints.py',
 ]
-
-custom_imports = dict(imports=['vicmae_mm'], allow_failed_imports=False)
 
 pretrained = 'work_dirs/pretrain_vitb/epoch_800.pth'
 image_size = (1024, 1024)
@@ -67,8 +66,5 @@ param_scheduler = [
 
 default_hooks = dict(
     checkpoint=dict(backend_args=dict(backend='atomic_local')))
-custom_hooks = [
-    dict(type='WeightsOnlyCheckpointHook'),
-    dict(type='NonFiniteLossHook'),
-]
+custom_hooks = _base_.custom_hooks + [dict(type='NonFiniteLossHook')]
 auto_scale_lr = dict(base_batch_size=64)

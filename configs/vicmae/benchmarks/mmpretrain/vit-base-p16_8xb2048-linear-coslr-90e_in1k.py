@@ -1,15 +1,17 @@
-# ViC-MAE ViT-B/16 linear probing on ImageNet-1k, mmpretrain's MAE
-# linear-probe recipe: frozen backbone, BatchNorm (no affine) before the
-# linear head, LARS lr 6.4 (0.1 x 16384 / 256), 90 epochs (10 warm-up),
-# total batch 16384 (8 GPUs x 2048).
+# ViC-MAE ViT-B/16 linear probing on ImageNet-1k (the released code has no
+# linear-probe script), mmpretrain's MAE linear-probe recipe with the
+# mean-pooled feature instead of MAE's cls token: frozen backbone,
+# BatchNorm (no affine) before the linear head, LARS lr 6.4
+# (0.1 x 16384 / 256), 90 epochs (10 warm-up), total batch 16384
+# (8 GPUs x 2048).
 #
 # Pretrained weights: --cfg-options
 #   model.backbone.init_cfg.checkpoint=work_dirs/pretrain_vitb/epoch_800.pth
+# vicmae_mm: safe (weights-only) checkpoint loading and saving.
 _base_ = [
-    'mmpretrain::mae/benchmarks/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py'
+    'mmpretrain::mae/benchmarks/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py',
+    '../../../_base_/safe_checkpoints.py'
 ]
-
-custom_imports = dict(imports=['vicmae_mm'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(
@@ -34,4 +36,3 @@ model = dict(
 
 default_hooks = dict(
     checkpoint=dict(backend_args=dict(backend='atomic_local')))
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

@@ -1,58 +1,191 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""ViTDet backbone for mmdet that loads the ViC-MAE pretraining encoder."""
-import math
+"""ViTDet backbone for mmdet: mmpretrain's ``ViTSAM`` loading the ViC-MAE
+pretraining encoder."""
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmcv.cnn.bricks.transformer import PatchEmbed
+from mmcv.cnn.bricks.drop import build_dropout
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
-from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import trunc_normal_
-from mmpretrain.models.utils import resize_pos_embed
-from torch import nn
+from mmengine.model import ModuleList
+from mmpretrain.models.backbones.vision_transformer import VisionTransformer
+from mmpretrain.models.backbones.vit_sam import (Attention,
+                                                 TransformerEncoderLayer,
+                                                 ViTSAM, get_rel_pos,
+                                                 window_partition,
+                                                 window_unpartition)
 from torch.utils.checkpoint import checkpoint
 
-from .vitdet_block import ViTDetBlock
+from vicmae_mm.models.backbones.vicmae_vit import ViCMAEViT
+from vicmae_mm.models.utils.pretrained_vit import (resolve_arch,
+                                                   split_cls_position)
+
+
+class RelPosAttention(Attention):
+    """ViTSAM's attention (same parameters and keys) computed by
+    :func:`torch.nn.functional.scaled_dot_product_attention`.
+
+    The decomposed relative-position bias is passed to SDPA as its mask, so
+    the softmax input is never materialised separately (about 3x faster
+    and less memory than ViTSAM's explicit ``softmax(qk^T + bias)v`` on CPU
+    for a 64x64 global grid; fused kernels on GPU). The tables start at
+    zero, so a freshly loaded model computes the pretrained attention.
+
+    Args:
+        embed_dims (int): Token width.
+        num_heads (int): Heads; must divide ``embed_dims``.
+        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
+        use_rel_pos (bool): Decomposed relative positions.
+            Defaults to False.
+        input_size (tuple[int, int], optional): Grid the relative tables
+            are sized for (the window, or the whole map for global
+            attention); others are served by interpolation. Required when
+            ``use_rel_pos``.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int = 8,
+                 qkv_bias: bool = True,
+                 use_rel_pos: bool = False,
+                 input_size: Optional[Tuple[int, int]] = None) -> None:
+        if embed_dims % num_heads:
+            raise ValueError(f'RelPosAttention: embed_dims {embed_dims} is '
+                             f'not divisible by num_heads {num_heads}')
+        if use_rel_pos and input_size is None:
+            raise ValueError('RelPosAttention: input_size is required when '
+                             'use_rel_pos=True')
+        super().__init__(embed_dims, num_heads, qkv_bias, use_rel_pos,
+                         input_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attend over tokens ``(B, H, W, C)``; same shape out."""
+        B, H, W, C = x.shape
+        qkv = self.qkv(x).reshape(B, H * W, 3, self.num_heads, -1)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        bias = None
+        if self.use_rel_pos:
+            # ViTSAM's decomposed bias q.R_h[qh, kh] + q.R_w[qw, kw], built
+            # once as SDPA's mask instead of added to a materialised map
+            rel_h = get_rel_pos(H, H, self.rel_pos_h).to(q.dtype)
+            rel_w = get_rel_pos(W, W, self.rel_pos_w).to(q.dtype)
+            grid_q = q.reshape(B, self.num_heads, H, W, -1)
+            bias_h = torch.einsum('bnhwc,hkc->bnhwk', grid_q, rel_h)
+            bias_w = torch.einsum('bnhwc,wkc->bnhwk', grid_q, rel_w)
+            bias = (bias_h[..., :, None] + bias_w[..., None, :]).reshape(
+                B, self.num_heads, H * W, H * W)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.proj(out.transpose(1, 2).reshape(B, H, W, C))
+
+
+class ViTDetLayer(TransformerEncoderLayer):
+    """ViTSAM's encoder layer as ViTDet trains it: stochastic depth on the
+    attention branch too (ViTSAM has it on the MLP only), SDPA attention
+    and optional activation checkpointing. Same keys (``ln1``,
+    ``attn.qkv``, ``attn.proj``, ``ln2``, ``ffn``) as mmpretrain's
+    ``VisionTransformer`` layers.
+
+    Args:
+        embed_dims (int): Token width.
+        num_heads (int): Attention heads.
+        feedforward_channels (int): MLP hidden width.
+        drop_path_rate (float): Stochastic depth of both residual branches.
+            Defaults to 0.
+        qkv_bias (bool): Bias in qkv. Defaults to True.
+        use_rel_pos (bool): Decomposed relative positions. Defaults to False.
+        window_size (int): Window side; 0 for global attention.
+            Defaults to 0.
+        input_size (tuple[int, int], optional): Token grid of the nominal
+            input (sizes a global layer's relative tables).
+        with_cp (bool): Recompute the layer in backward while training.
+            Defaults to False.
+        **kwargs: ``drop_rate``, ``act_cfg``, ``norm_cfg`` of ViTSAM's layer.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 feedforward_channels: int,
+                 drop_path_rate: float = 0.,
+                 qkv_bias: bool = True,
+                 use_rel_pos: bool = False,
+                 window_size: int = 0,
+                 input_size: Optional[Tuple[int, int]] = None,
+                 with_cp: bool = False,
+                 **kwargs) -> None:
+        super().__init__(
+            embed_dims,
+            num_heads,
+            feedforward_channels,
+            drop_path_rate=drop_path_rate,
+            qkv_bias=qkv_bias,
+            use_rel_pos=use_rel_pos,
+            window_size=window_size,
+            input_size=input_size,
+            **kwargs)
+        # ViTSAM's layer builds its attention class itself: swap in the
+        # SDPA one (same parameters)
+        self.attn = RelPosAttention(
+            embed_dims, num_heads, qkv_bias, use_rel_pos,
+            (window_size, window_size) if window_size else input_size)
+        self.drop_path = build_dropout(
+            dict(type='DropPath', drop_prob=drop_path_rate))
+        self.with_cp = with_cp
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        shortcut = x
+        x = self.ln1(x)
+        if self.window_size > 0:
+            hw = x.shape[1:3]
+            x, padded_hw = window_partition(x, self.window_size)
+            x = window_unpartition(
+                self.attn(x), self.window_size, padded_hw, hw)
+        else:
+            x = self.attn(x)
+        x = shortcut + self.drop_path(x)
+        return self.ffn(self.ln2(x), identity=x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the layer on tokens ``(B, H, W, C)``; same shape out."""
+        if self.with_cp and self.training:
+            return checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)
 
 
 @MODELS.register_module()
-class ViTDet(BaseModule):
+class ViTDet(ViTSAM):
     """Plain ViT backbone for detection (`ViTDet
-    <https://arxiv.org/abs/2203.16527>`_).
+    <https://arxiv.org/abs/2203.16527>`_) on mmpretrain's ``ViTSAM``.
 
-    Windowed attention in most blocks and global attention in a few (by
-    default the last block of each quarter), learnable absolute position
-    embeddings on the detection grid, optional decomposed relative
-    positions (zero-initialised), stochastic depth and activation
-    checkpointing. It returns the last block's map at stride
-    ``patch_size``; a :class:`SimpleFeaturePyramid` neck builds the
-    pyramid from it.
+    ViTSAM's windowed attention in most blocks and global attention in a
+    few (by default the last block of each quarter), absolute positions on
+    the detection grid, zero-initialised decomposed relative positions and
+    ViTSAM's load-time resizing of both. It returns the last block's map at
+    stride ``patch_size`` (no channel reduction); a
+    :class:`SimpleFeaturePyramid` neck builds the pyramid from it. Block
+    depths for layer-wise lr decay are mmpretrain ``VisionTransformer``'s.
 
     **Loading the pretraining checkpoint.** Parameter names are mmpretrain
     ``VisionTransformer``'s, so
     ``init_cfg=dict(type='Pretrained', checkpoint=CKPT, prefix='backbone.')``
-    loads a ViC-MAE checkpoint. A load hook adapts, and logs:
-
-    - ``pos_embed`` ``(1, 1 + h*w, C)`` of the pretraining grid: the cls
-      position is dropped and the ``h x w`` grid interpolated to this
-      model's grid ``(1, H, W, C)``;
-    - relative tables of another size are linearly interpolated.
-
-    What stays unmatched is reported by mmengine by name and is expected:
-    *missing* ``layers.{i}.attn.rel_pos_{h,w}`` (new, zero start) and
-    *unexpected* ``cls_token`` and ``ln1.{weight,bias}`` (ViTDet pools no
-    token and, like the original, drops the pretraining final norm: the
-    neck normalises each pyramid level itself). A checkpoint of another
-    width or patch size is refused with an error naming the key.
+    loads a ViC-MAE checkpoint. What this class adds to ViTSAM's load hook:
+    the pretraining ``pos_embed`` ``(1, 1 + h*w, C)`` loses its cls position
+    and becomes the ``(1, h, w, C)`` grid ViTSAM then interpolates; a
+    checkpoint of another width or patch size is refused with an error
+    naming the key. What stays unmatched is reported by mmengine by name
+    and is expected: *missing* ``layers.{i}.attn.rel_pos_{h,w}`` (new, zero
+    start) and *unexpected* ``cls_token`` and ``ln1.{weight,bias}`` (ViTDet
+    pools no token and, like the original, drops the pretraining final
+    norm: the neck normalises each pyramid level itself).
 
     Args:
-        arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
-            or a dict with ``embed_dims``, ``num_layers``, ``num_heads``,
-            ``feedforward_channels`` and optionally ``global_attn_indexes``
-            (default: the last block of each quarter). Defaults to 'base'.
+        arch (str | dict): A name of :attr:`ViCMAEViT.arch_zoo`
+            (``'small'``, ``'base'``, ``'large'``, ``'huge'``...) or a dict
+            with ``embed_dims``, ``num_layers``, ``num_heads``,
+            ``feedforward_channels`` and optionally ``global_attn_indexes``.
+            Defaults to 'base'.
         img_size (int | tuple): Nominal input size; sizes the position
             embedding and global relative tables. Other sizes work by
             interpolation. Defaults to 1024.
@@ -62,7 +195,8 @@ class ViTDet(BaseModule):
         window_size (int): Window side for windowed blocks; 0 makes every
             block global. Defaults to 14.
         global_attn_indexes (Sequence[int], optional): Blocks with global
-            attention, overriding the arch's.
+            attention, overriding the arch's (default: the last block of
+            each quarter).
         use_rel_pos (bool): Decomposed relative positions. Defaults to True.
         qkv_bias (bool): Bias in qkv. Defaults to True.
         drop_rate (float): Dropout after position embedding and MLPs.
@@ -75,26 +209,14 @@ class ViTDet(BaseModule):
             Defaults to 'bicubic'.
         with_cp (bool): Activation checkpointing of every block while
             training (less memory, one more forward). Defaults to False.
-        init_cfg (dict, optional): Initialisation, typically ``Pretrained``.
+        init_cfg (dict | list, optional): Initialisation, typically
+            ``Pretrained``. Defaults to ViTDet's truncated-normal Linears
+            and unit LayerNorms.
     """
 
-    arch_zoo = {
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=384, num_layers=12, num_heads=6,
-            feedforward_channels=1536)),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=768, num_layers=12, num_heads=12,
-            feedforward_channels=3072)),
-        **dict.fromkeys(['l', 'large'], dict(
-            embed_dims=1024, num_layers=24, num_heads=16,
-            feedforward_channels=4096)),
-        **dict.fromkeys(['h', 'huge'], dict(
-            embed_dims=1280, num_layers=32, num_heads=16,
-            feedforward_channels=5120)),
-    }
-    _arch_keys = {
-        'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'
-    }
+    arch_zoo = ViCMAEViT.arch_zoo
+    # patch/position embeddings 0, block i at i + 1, neck and heads last
+    get_layer_depth = VisionTransformer.get_layer_depth
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -111,146 +233,88 @@ class ViTDet(BaseModule):
                  act_cfg: dict = dict(type='GELU'),
                  interpolate_mode: str = 'bicubic',
                  with_cp: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        settings = self._arch_settings(arch)
-        self.embed_dims = settings['embed_dims']
-        self.num_layers = settings['num_layers']
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        settings = resolve_arch('ViTDet', arch, self.arch_zoo)
+        depth = settings['num_layers']
         if global_attn_indexes is None:
             global_attn_indexes = settings.get('global_attn_indexes')
         if global_attn_indexes is None:
-            quarter = self.num_layers // 4
-            global_attn_indexes = [
-                quarter * (i + 1) - 1 for i in range(4)
-            ] if quarter else [self.num_layers - 1]
-        self.global_attn_indexes = tuple(
-            i + self.num_layers if i < 0 else i for i in global_attn_indexes)
-        bad = [i for i in self.global_attn_indexes
-               if not 0 <= i < self.num_layers]
+            quarter = depth // 4
+            global_attn_indexes = [quarter * (i + 1) - 1 for i in range(4)
+                                   ] if quarter else [depth - 1]
+        global_attn_indexes = tuple(i + depth if i < 0 else i
+                                    for i in global_attn_indexes)
+        bad = [i for i in global_attn_indexes if not 0 <= i < depth]
         if bad:
             raise ValueError(f'ViTDet: global_attn_indexes {bad} out of range '
-                             f'for {self.num_layers} layers')
+                             f'for {depth} layers')
         if window_size < 0:
             raise ValueError(
                 f'ViTDet: window_size must be >= 0, got {window_size}')
-        img_size = (img_size, img_size) if isinstance(img_size, int) else \
+        sizes = (img_size, img_size) if isinstance(img_size, int) else \
             tuple(img_size)
-        if any(s % patch_size for s in img_size):
+        if any(s % patch_size for s in sizes):
             raise ValueError(f'ViTDet: img_size {img_size} is not divisible '
                              f'by patch_size {patch_size}')
-        self.img_size = img_size
-        self.patch_size = patch_size
-        self.window_size = window_size
-        self.interpolate_mode = interpolate_mode
-        self.with_cp = with_cp
-
-        self.patch_embed = PatchEmbed(
+        if init_cfg is None:
+            init_cfg = [
+                dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
+                dict(type='Constant', layer='LayerNorm', val=1., bias=0.)
+            ]
+        super().__init__(
+            arch=dict(settings, global_attn_indexes=global_attn_indexes),
+            img_size=sizes,
+            patch_size=patch_size,
             in_channels=in_channels,
-            embed_dims=self.embed_dims,
-            conv_type='Conv2d',
-            kernel_size=patch_size,
-            stride=patch_size,
-            input_size=img_size)
-        self.patch_resolution = tuple(self.patch_embed.init_out_size)
-        self.pos_embed = nn.Parameter(
-            torch.zeros(1, *self.patch_resolution, self.embed_dims))
-        self.drop_after_pos = nn.Dropout(p=drop_rate)
+            out_channels=0,
+            drop_rate=drop_rate,
+            drop_path_rate=drop_path_rate,
+            qkv_bias=qkv_bias,
+            use_rel_pos=use_rel_pos,
+            window_size=window_size,
+            norm_cfg=norm_cfg,
+            interpolate_mode=interpolate_mode,
+            init_cfg=init_cfg)
+        # ViTSAM names its layer class itself: swap in ViTDet's (same keys)
+        dpr = np.linspace(0, drop_path_rate, depth)
+        self.layers = ModuleList(
+            ViTDetLayer(
+                embed_dims=self.embed_dims,
+                num_heads=settings['num_heads'],
+                feedforward_channels=settings['feedforward_channels'],
+                drop_rate=drop_rate,
+                drop_path_rate=float(dpr[i]),
+                qkv_bias=qkv_bias,
+                act_cfg=act_cfg,
+                norm_cfg=norm_cfg,
+                use_rel_pos=use_rel_pos,
+                window_size=0 if i in global_attn_indexes else window_size,
+                input_size=self.patch_resolution,
+                with_cp=with_cp) for i in range(depth))
 
-        dpr = np.linspace(0, drop_path_rate, self.num_layers)
-        self.layers = ModuleList()
-        for i in range(self.num_layers):
-            is_global = i in self.global_attn_indexes
-            self.layers.append(
-                ViTDetBlock(
-                    embed_dims=self.embed_dims,
-                    num_heads=settings['num_heads'],
-                    feedforward_channels=settings['feedforward_channels'],
-                    window_size=0 if is_global else window_size,
-                    input_size=self.patch_resolution,
-                    use_rel_pos=use_rel_pos,
-                    qkv_bias=qkv_bias,
-                    drop_rate=drop_rate,
-                    drop_path_rate=float(dpr[i]),
-                    act_cfg=act_cfg,
-                    norm_cfg=norm_cfg))
-        self._register_load_state_dict_pre_hook(self._adapt_checkpoint)
-
-    def _arch_settings(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise ValueError(f'ViTDet: unknown arch {arch!r}; choose from '
-                                 f'{sorted(self.arch_zoo)} or pass a dict')
-            return dict(self.arch_zoo[arch.lower()])
-        if not isinstance(arch, dict) or not self._arch_keys <= set(arch):
-            raise ValueError(f'ViTDet: a custom arch must be a dict with keys '
-                             f'{sorted(self._arch_keys)}, got {arch!r}')
-        return dict(arch)
-
-    def init_weights(self) -> None:
-        """ViTDet initialisation unless weights come from a checkpoint."""
-        pretrained = isinstance(self.init_cfg, dict) and \
-            self.init_cfg.get('type') == 'Pretrained'
-        if not pretrained:
-            trunc_normal_(self.pos_embed, std=0.02)
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_(m.weight, std=0.02)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
-                elif isinstance(m, nn.LayerNorm):
-                    nn.init.ones_(m.weight)
-                    nn.init.zeros_(m.bias)
-        super().init_weights()
-
-    # ----------------------------------------------------------- loading
-    def _grid_pos_embed(self, pos_embed: torch.Tensor,
-                        key: str) -> torch.Tensor:
-        """A checkpoint ``pos_embed`` as ``(1, H, W, C)`` on this grid."""
-        if pos_embed.shape[-1] != self.embed_dims:
-            raise ValueError(
-                f'ViTDet: checkpoint {key} has width {pos_embed.shape[-1]}, '
-                f'the backbone has embed_dims {self.embed_dims} (wrong arch?)')
-        dropped = 0
-        if pos_embed.dim() == 3:
-            # (1, extra + h*w, C) from a ViT: drop the cls position
-            num = pos_embed.shape[1]
-            for dropped in (0, 1):
-                side = math.isqrt(num - dropped)
-                if side * side == num - dropped:
-                    break
-            else:
-                raise ValueError(
-                    f'ViTDet: checkpoint {key} has {num} positions, neither '
-                    'a square grid nor a square grid plus one cls position')
-            src = (side, side)
-            tokens = pos_embed[:, dropped:]
-        elif pos_embed.dim() == 4:
-            src = tuple(pos_embed.shape[1:3])
-            tokens = pos_embed.flatten(1, 2)
-        else:
-            raise ValueError(f'ViTDet: checkpoint {key} has shape '
-                             f'{tuple(pos_embed.shape)}; expected (1, L, C) '
-                             'or (1, H, W, C)')
-        if src != self.patch_resolution or dropped:
-            print_log(
-                f'ViTDet: {key} {tuple(pos_embed.shape)} -> dropped '
-                f'{dropped} cls position(s), grid {src} interpolated '
-                f'({self.interpolate_mode}) to {self.patch_resolution}',
-                logger='current')
-        tokens = resize_pos_embed(
-            tokens,
-            src,
-            self.patch_resolution,
-            mode=self.interpolate_mode,
-            num_extra_tokens=0)
-        return tokens.reshape(1, *self.patch_resolution, self.embed_dims)
-
-    def _adapt_checkpoint(self, state_dict: dict, prefix: str, *args,
-                          **kwargs) -> None:
-        """Load hook: fit a ViT pretraining checkpoint to this backbone."""
+    def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
+                           **kwargs) -> None:
+        """Load hook: the pretraining ``(1, 1 + h*w, C)`` embedding as the
+        ``(1, h, w, C)`` grid ViTSAM resizes; foreign widths and patch sizes
+        are refused."""
         key = prefix + 'pos_embed'
-        if key in state_dict:
-            state_dict[key] = self._grid_pos_embed(state_dict[key], key)
+        pos = state_dict.get(key)
+        if pos is not None:
+            if pos.shape[-1] != self.embed_dims:
+                raise ValueError(
+                    f'ViTDet: checkpoint {key} has width {pos.shape[-1]}, the '
+                    f'backbone has embed_dims {self.embed_dims} (wrong arch?)')
+            if pos.dim() == 3:
+                cls_pos, grid_pos, hw = split_cls_position(
+                    pos, f'ViTDet: checkpoint {key}')
+                state_dict[key] = grid_pos.reshape(1, *hw, self.embed_dims)
+                if cls_pos is not None:
+                    print_log(f'ViTDet: {key}: cls position dropped',
+                              logger='current')
+            elif pos.dim() != 4:
+                raise ValueError(f'ViTDet: checkpoint {key} has shape '
+                                 f'{tuple(pos.shape)}; expected (1, L, C) '
+                                 'or (1, H, W, C)')
         key = prefix + 'patch_embed.projection.weight'
         own = self.patch_embed.projection.weight
         if key in state_dict and state_dict[key].shape != own.shape:
@@ -258,72 +322,4 @@ class ViTDet(BaseModule):
                 f'ViTDet: checkpoint {key} has shape '
                 f'{tuple(state_dict[key].shape)}, the backbone expects '
                 f'{tuple(own.shape)} (patch size or width differ)')
-        for name, param in self.named_parameters():
-            if 'rel_pos_' not in name or prefix + name not in state_dict:
-                continue
-            table = state_dict[prefix + name]
-            if table.shape[0] != param.shape[0]:
-                resized = F.interpolate(
-                    table.float().t()[None], size=param.shape[0],
-                    mode='linear')[0].t().to(table.dtype)
-                print_log(f'ViTDet: {prefix + name} resized from '
-                          f'{tuple(table.shape)} to {tuple(resized.shape)}',
-                          logger='current')
-                state_dict[prefix + name] = resized
-
-    # ----------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor]:
-        """Encode images.
-
-        Args:
-            x (torch.Tensor): ``(B, C, H, W)``; sides that are not a
-                multiple of ``patch_size`` are zero-padded.
-
-        Returns:
-            tuple[torch.Tensor]: One map ``(B, embed_dims, H/p, W/p)``.
-        """
-        B = x.shape[0]
-        x, hw = self.patch_embed(x)
-        hw = tuple(hw)
-        x = x.view(B, *hw, self.embed_dims)
-        pos = self.pos_embed
-        if hw != self.patch_resolution:
-            pos = resize_pos_embed(
-                pos.flatten(1, 2),
-                self.patch_resolution,
-                hw,
-                mode=self.interpolate_mode,
-                num_extra_tokens=0).view(1, *hw, self.embed_dims)
-        x = self.drop_after_pos(x + pos)
-        for layer in self.layers:
-            if self.with_cp and self.training:
-                x = checkpoint(layer, x, use_reentrant=False)
-            else:
-                x = layer(x)
-        return (x.permute(0, 3, 1, 2).contiguous(), )
-
-    def get_layer_depth(self, param_name: str,
-                        prefix: str = '') -> Tuple[int, int]:
-        """Layer depth of a parameter, for layer-wise lr decay.
-
-        Patch and position embeddings are depth 0, block ``i`` is ``i + 1``
-        and everything else (neck, heads) is the last depth,
-        ``num_layers + 1``, as in ViTDet.
-
-        Args:
-            param_name (str): Parameter name.
-            prefix (str): The backbone's prefix in ``param_name``.
-
-        Returns:
-            tuple[int, int]: ``(depth, num_depths)``.
-        """
-        num_depths = self.num_layers + 2
-        if not param_name.startswith(prefix):
-            return num_depths - 1, num_depths
-        name = param_name[len(prefix):]
-        if name in ('pos_embed', 'cls_token') or \
-                name.startswith('patch_embed'):
-            return 0, num_depths
-        if name.startswith('layers.'):
-            return int(name.split('.')[1]) + 1, num_depths
-        return num_depths - 1, num_depths
+        super()._prepare_pos_embed(state_dict, prefix, *args, **kwargs)

@@ -2,8 +2,6 @@
 """The pretraining checkpoint in mmaction2: a video ViT registered in
 ``mmaction.registry.MODELS`` that loads the image encoder's weights."""
 from .inflated_vision_transformer import InflatedVisionTransformer
-from .inflation import inflate_patch_kernel, split_cls_position
+from .inflation import inflate_patch_kernel
 
-__all__ = [
-    'InflatedVisionTransformer', 'inflate_patch_kernel', 'split_cls_position'
-]
+__all__ = ['InflatedVisionTransformer', 'inflate_patch_kernel']

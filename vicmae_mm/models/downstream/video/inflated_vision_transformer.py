@@ -17,14 +17,10 @@ from torch.utils.checkpoint import checkpoint
 
 from mmaction.registry import MODELS
 from vicmae_mm.models.backbones.vicmae_vit import ViCMAEViT
-from .inflation import (INFLATION_MODES, inflate_patch_kernel,
-                        split_cls_position)
-
-
-def _has_pretrained(init_cfg) -> bool:
-    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
-    return any(isinstance(c, dict) and c.get('type') == 'Pretrained'
-               for c in cfgs)
+from vicmae_mm.models.utils.pretrained_vit import (is_pretrained,
+                                                   resolve_arch,
+                                                   split_cls_position)
+from .inflation import INFLATION_MODES, inflate_patch_kernel
 
 
 @MODELS.register_module()
@@ -144,7 +140,7 @@ class InflatedVisionTransformer(BaseModule):
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
-        self.arch_settings = self._resolve_arch(arch)
+        self.arch_settings = resolve_arch(name, arch, self.arch_zoo)
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
 
@@ -237,24 +233,10 @@ class InflatedVisionTransformer(BaseModule):
         if out_type == 'avg_featmap':
             self.fc_norm = build_norm_layer(norm_cfg, self.embed_dims)
 
-    def _resolve_arch(self, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            if arch.lower() not in self.arch_zoo:
-                raise ValueError(
-                    f'{type(self).__name__}: unknown arch {arch!r}; choose '
-                    f'from {sorted(self.arch_zoo)} or pass a dict')
-            return self.arch_zoo[arch.lower()]
-        needed = {'embed_dims', 'num_layers', 'num_heads',
-                  'feedforward_channels'}
-        if not isinstance(arch, dict) or not needed <= set(arch):
-            raise ValueError(f'{type(self).__name__}: a custom arch must be '
-                             f'a dict with keys {sorted(needed)}, got {arch}')
-        return dict(arch)
-
     def init_weights(self) -> None:
         """Random init, or the pretrained weights when ``init_cfg`` says."""
         super().init_weights()
-        if not _has_pretrained(self.init_cfg):
+        if not is_pretrained(self.init_cfg):
             trunc_normal_(self.pos_embed, std=0.02)
             # the temporal embedding stays zero: a static clip then looks
             # like an image to the blocks

@@ -5,9 +5,6 @@ Used by :class:`InflatedVisionTransformer` when it loads a pretraining
 checkpoint; kept free of module state so converters and tests can call
 them directly.
 """
-import math
-from typing import Optional, Tuple
-
 import torch
 
 INFLATION_MODES = ('average', 'center')
@@ -51,32 +48,3 @@ def inflate_patch_kernel(weight: torch.Tensor, tubelet_size: int,
     raise ValueError(f'unknown inflation mode {mode!r}; choose from '
                      f'{INFLATION_MODES}')
 
-
-def split_cls_position(
-        pos_embed: torch.Tensor) -> Tuple[Optional[torch.Tensor],
-                                          torch.Tensor, Tuple[int, int]]:
-    """Split an image position embedding into cls position and patch grid.
-
-    Image checkpoints store ``(1, [1 +] h * w, C)`` for a square grid; the
-    cls position is present iff the length is one more than a square.
-
-    Args:
-        pos_embed (torch.Tensor): ``(1, L, C)``.
-
-    Returns:
-        tuple: cls position ``(1, 1, C)`` or None, patch positions
-        ``(1, h * w, C)`` and the grid ``(h, w)``.
-    """
-    if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
-        raise ValueError('expected a position embedding of shape (1, L, C), '
-                         f'got {tuple(pos_embed.shape)}')
-    length = pos_embed.shape[1]
-    side = math.isqrt(length)
-    if side * side == length:
-        return None, pos_embed, (side, side)
-    side = math.isqrt(length - 1)
-    if side * side == length - 1:
-        return pos_embed[:, :1], pos_embed[:, 1:], (side, side)
-    raise ValueError(
-        f'position embedding of length {length} is neither a square patch '
-        'grid nor a square grid plus one cls position')

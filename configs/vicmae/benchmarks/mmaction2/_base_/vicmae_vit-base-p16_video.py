@@ -3,6 +3,10 @@
 # mean pooling + fc_norm, then a linear head (mmaction2's TimeSformerHead).
 # Mixup / cutmix are sized for Kinetics-400; leaf configs set `pretrained`
 # and, for other data, the number of classes.
+# The base loads vicmae_mm (registers the backbone in mmaction2) and keeps
+# saved checkpoints weights-only loadable, as everywhere in this toolkit.
+_base_ = ['../../../../_base_/safe_checkpoints.py']
+
 pretrained = 'work_dirs/pretrain_vitb/epoch_800.pth'
 num_frames = 16
 num_classes = 400
@@ -43,8 +47,3 @@ model = dict(
                 dict(type='MixupBlending', alpha=0.8, num_classes=num_classes),
                 dict(type='CutmixBlending', alpha=1.0, num_classes=num_classes)
             ])))
-
-# Load vicmae_mm (registers the backbone in mmaction2) and keep saved
-# checkpoints weights-only loadable, as everywhere in this toolkit.
-custom_imports = dict(imports=['vicmae_mm'], allow_failed_imports=False)
-custom_hooks = [dict(type='WeightsOnlyCheckpointHook')]

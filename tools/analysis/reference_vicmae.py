@@ -23,9 +23,9 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.dist import get_dist_info
 
 from vicmae_mm.models.backbones.fast_vit_block import is_plain_vit_block
-from vicmae_mm.models.utils import get_dist_info
 
 
 def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:

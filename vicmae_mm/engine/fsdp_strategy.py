@@ -1,0 +1,106 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""mmengine's FSDP strategy, runnable without GPUs, with atomic saves."""
+import os
+import os.path as osp
+
+import torch
+import torch.nn as nn
+from mmengine._strategy import FSDPStrategy
+from mmengine.dist import is_main_process
+from mmengine.model import is_model_wrapper
+from mmengine.registry import STRATEGIES
+from torch.distributed.fsdp import (FullOptimStateDictConfig,
+                                    FullyShardedDataParallel)
+
+
+@STRATEGIES.register_module()
+class ViCMAEFSDPStrategy(FSDPStrategy):
+    """``FSDPStrategy`` that also runs on CPU (gloo) and saves atomically.
+
+    Same arguments and checkpoint format as mmengine's ``FSDPStrategy``;
+    what it adds:
+
+    - Without CUDA, FSDP gets ``device_id=cpu`` (mmengine passes
+      ``LOCAL_RANK``, a CUDA index, and FSDP refuses CPU modules without a
+      device) and ``sync_module_states`` is dropped: FSDP implements it for
+      GPU tensors only, and mmengine already broadcasts rank 0's weights
+      after ``init_weights``, before wrapping. The full optimizer state
+      is not "offloaded to CPU" there: torch 2.14 gathers every state
+      (``exp_avg``, ``exp_avg_sq``) into one reused buffer and only copies
+      it out on a real device-to-host move, so on CPU all of them ended up
+      equal to the last one.
+    - Only ``state_dict_cfg='full'`` is accepted: sharded checkpoints are
+      folders, which ``--resume`` does not find and the downstream
+      libraries cannot read.
+    - The full state dict is written by rank 0 to a temporary file next to
+      the target, fsynced and renamed over it, as the ``atomic_local``
+      backend of ``CheckpointHook`` does (mmengine's strategies write with
+      the default backend): a kill while saving leaves the previous
+      checkpoint intact.
+    - Resuming loads the optimizer state: mmengine 0.10.7 passes
+      ``FSDP.optim_state_dict_to_load`` its arguments in the order of
+      torch < 2.0 (state dict first), which torch 2 rejects.
+    - ``clip_grad`` is refused: mmengine's optim wrapper would clip each
+      rank's shard by its own norm; FSDP needs ``model.clip_grad_norm_``.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not self._is_full_state_dict():
+            raise ValueError(
+                'ViCMAEFSDPStrategy: only state_dict_cfg="full" is supported '
+                '(one checkpoint file with the backbone. keys, found by '
+                '--resume); got a sharded state dict type')
+
+    def _wrap_model(self, model: nn.Module) -> nn.Module:
+        if not torch.cuda.is_available() and not is_model_wrapper(model):
+            cfg = dict(self.model_wrapper or {})
+            cfg.pop('sync_module_states', None)
+            cfg['device_id'] = torch.device('cpu')
+            self.model_wrapper = cfg
+            osd_cfg = self.optim_state_dict_config
+            if isinstance(osd_cfg, FullOptimStateDictConfig):
+                self.optim_state_dict_config = FullOptimStateDictConfig(
+                    rank0_only=osd_cfg.rank0_only, offload_to_cpu=False)
+        return super()._wrap_model(model)
+
+    def build_optim_wrapper(self, optim_wrapper, model=None):
+        if isinstance(optim_wrapper, dict) and optim_wrapper.get('clip_grad'):
+            raise ValueError(
+                'ViCMAEFSDPStrategy: optim_wrapper.clip_grad would clip each '
+                'rank\'s parameter shard by its own norm under FSDP; remove '
+                'it (the ViC-MAE recipes do not clip)')
+        return super().build_optim_wrapper(optim_wrapper, model)
+
+    def load_optim_state_dict(self, state_dict: dict) -> None:
+        optimizer = self.optim_wrapper.optimizer
+        self.optim_wrapper.load_state_dict(
+            FullyShardedDataParallel.optim_state_dict_to_load(
+                self.model, optimizer, state_dict))
+
+    def save_checkpoint(self, filename: str, **kwargs) -> None:
+        if '://' in str(filename):  # remote storage: mmengine's writer
+            return super().save_checkpoint(filename, **kwargs)
+        folder, name = osp.split(osp.abspath(filename))
+        # the leftover pattern AtomicLocalBackend cleans up
+        tmp = osp.join(folder, f'.{name}.fsdp.tmp')
+        super().save_checkpoint(tmp, **kwargs)  # collective; rank 0 writes
+        if is_main_process():
+            with open(tmp, 'rb') as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, filename)
+
+
+def refuse_sharded_model(runner, hook: str) -> None:
+    """Raise if ``runner.model`` is FSDP-sharded.
+
+    For hooks that run the unwrapped model outside the training step (on
+    one rank, or through ``model.module``): under FSDP its parameters are
+    shards there, and gathering them on one rank would deadlock.
+    """
+    if isinstance(runner.model, FullyShardedDataParallel):
+        raise RuntimeError(
+            f'{hook} does not support FSDP (the strategy of this run): it '
+            'calls the unwrapped model outside the training step, where '
+            'FSDP parameters are sharded. Remove the hook from '
+            'custom_hooks, or train with DDP to use it.')

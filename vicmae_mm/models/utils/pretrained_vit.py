@@ -1,0 +1,74 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""What every backbone that starts from the pretraining ViT needs: the arch
+table lookup, the "weights come from a checkpoint" check and the split of
+an image position embedding into cls position and patch grid."""
+import math
+from typing import Optional, Tuple, Union
+
+import torch
+
+_ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
+
+
+def resolve_arch(owner: str, arch: Union[str, dict], arch_zoo: dict) -> dict:
+    """The settings of ``arch``: a name in ``arch_zoo`` or a complete dict.
+
+    Args:
+        owner (str): The class asking, for error messages.
+        arch (str | dict): Arch name, or a dict with ``embed_dims``,
+            ``num_layers``, ``num_heads`` and ``feedforward_channels``.
+        arch_zoo (dict): Known archs.
+
+    Returns:
+        dict: A copy of the settings.
+
+    Raises:
+        ValueError: On an unknown name or an incomplete dict.
+    """
+    if isinstance(arch, str):
+        if arch.lower() not in arch_zoo:
+            raise ValueError(f'{owner}: unknown arch {arch!r}; choose from '
+                             f'{sorted(arch_zoo)} or pass a dict')
+        return dict(arch_zoo[arch.lower()])
+    if not isinstance(arch, dict) or not set(_ARCH_KEYS) <= set(arch):
+        raise ValueError(f'{owner}: a custom arch must be a dict with keys '
+                         f'{sorted(_ARCH_KEYS)}, got {arch!r}')
+    return dict(arch)
+
+
+def is_pretrained(init_cfg: Union[dict, list, None]) -> bool:
+    """Whether ``init_cfg`` (a dict or a list of them) loads a checkpoint."""
+    cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(
+        isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+
+
+def split_cls_position(
+    pos_embed: torch.Tensor,
+    name: str = 'position embedding'
+) -> Tuple[Optional[torch.Tensor], torch.Tensor, Tuple[int, int]]:
+    """Split an image position embedding into cls position and patch grid.
+
+    Image checkpoints store ``(1, [1 +] h * w, C)`` for a square grid; the
+    cls position is present iff the length is one more than a square.
+
+    Args:
+        pos_embed (torch.Tensor): ``(1, L, C)``.
+        name (str): What the tensor is (e.g. its checkpoint key), for error
+            messages.
+
+    Returns:
+        tuple: cls position ``(1, 1, C)`` or None, patch positions
+        ``(1, h * w, C)`` and the grid ``(h, w)``.
+    """
+    if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
+        raise ValueError(f'{name}: expected shape (1, L, C), got '
+                         f'{tuple(pos_embed.shape)}')
+    length = pos_embed.shape[1]
+    for extra in (0, 1):
+        side = math.isqrt(length - extra)
+        if side * side == length - extra:
+            return (pos_embed[:, :1] if extra else None,
+                    pos_embed[:, extra:], (side, side))
+    raise ValueError(f'{name} has {length} positions, neither a square grid '
+                     'nor a square grid plus one cls position')

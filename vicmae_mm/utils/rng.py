@@ -1,0 +1,37 @@
+# Copyright (c) vicmae_mm contributors. All rights reserved.
+"""Saving and restoring the global random number generators."""
+import random
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+@contextmanager
+def preserved_rng_state(cuda: bool = True) -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's global RNG states on exit.
+
+    Iterating a dataloader draws a worker seed from torch's global RNG and
+    random transforms draw from NumPy's, so work that reads data (a
+    monitor, one seeded sample) would otherwise change the training run
+    around it.
+
+    Args:
+        cuda (bool): Also restore the CUDA generators when CUDA is
+            available. Dataloader workers pass False: reading the CUDA
+            state would initialise CUDA in a forked process. Defaults to
+            True.
+    """
+    py_state, np_state = random.getstate(), np.random.get_state()
+    torch_state = torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() \
+        if cuda and torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
