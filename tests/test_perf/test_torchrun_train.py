@@ -1,6 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""tools/train.py --launcher pytorch trains with 2 torchrun processes
-(gloo, CPU) on the tiny config."""
+"""tools/dist_train.sh (torchrun, tools/train.py --launcher pytorch) trains
+with 2 processes (gloo, CPU) on the tiny config."""
 import glob
 import json
 import os
@@ -18,13 +18,12 @@ def test_torchrun_two_processes(tmp_path):
     data = str(tmp_path / 'images')
     write_images(data, num=16)
     work = str(tmp_path / 'work')
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT=str(free_port()))
     cmd = [
-        sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
-        '--nproc_per_node=2', f'--master_port={free_port()}',
-        osp.join(REPO_ROOT, 'tools', 'train.py'), TINY_PRETRAIN_CFG,
-        '--launcher', 'pytorch', '--work-dir', work, '--cfg-options',
+        'bash',
+        osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), TINY_PRETRAIN_CFG, '2',
+        '--work-dir', work, '--cfg-options',
         f'train_dataloader.dataset.data_root={data}', 'train_cfg.max_iters=2'
     ]
     proc = subprocess.run(
