@@ -5,10 +5,11 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.model.weight_init import PretrainedInit, initialize
+from mmengine.model.weight_init import initialize
 from mmpretrain.models.selfsup.mae import MAEViT
 from mmpretrain.registry import MODELS
 
+from ..utils.pretrained_vit import is_pretrained
 from .fast_vit_block import (FastTransformerEncoderLayer,
                              resolve_checkpointing, run_vit_blocks)
 
@@ -147,11 +148,7 @@ class ViCMAEViT(MAEViT):
         cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
             self.init_cfg
         ]
-        pretrained = [
-            c for c in cfgs
-            if isinstance(c, dict) and c.get('type') in ('Pretrained',
-                                                         PretrainedInit)
-        ]
+        pretrained = [c for c in cfgs if is_pretrained(c)]
         if not pretrained:
             return super().init_weights()
         init_cfg = self.init_cfg

@@ -6,6 +6,7 @@ import math
 from typing import Optional, Tuple, Union
 
 import torch
+from mmengine.model.weight_init import PretrainedInit
 
 _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
 
@@ -37,10 +38,12 @@ def resolve_arch(owner: str, arch: Union[str, dict], arch_zoo: dict) -> dict:
 
 
 def is_pretrained(init_cfg: Union[dict, list, None]) -> bool:
-    """Whether ``init_cfg`` (a dict or a list of them) loads a checkpoint."""
+    """Whether ``init_cfg`` (a dict or a list of them) loads a checkpoint
+    (``type='Pretrained'``, by name or as mmengine's ``PretrainedInit``)."""
     cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
     return any(
-        isinstance(c, dict) and c.get('type') == 'Pretrained' for c in cfgs)
+        isinstance(c, dict) and c.get('type') in ('Pretrained', PretrainedInit)
+        for c in cfgs)
 
 
 def split_cls_position(
