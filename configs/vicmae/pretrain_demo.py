@@ -66,8 +66,8 @@ image_pair_pipeline = [
 ]
 
 batch_size = 64
-max_iters = 1000
-warmup_iters = 100
+max_iters = 500
+warmup_iters = 50
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=2,

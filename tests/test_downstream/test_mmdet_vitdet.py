@@ -169,6 +169,26 @@ class TestViTDet:
         for name, grad in results[0][1].items():
             torch.testing.assert_close(grad, results[1][1][name])
 
+    def test_frozen_backbone_gets_no_gradient_and_stays_in_eval(self):
+        model = tiny_vitdet(frozen_stages=TINY_LAYERS, drop_path_rate=0.3)
+        model.init_weights()
+        model.train()
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        assert trainable == []
+        # frozen blocks run deterministically in train mode (no drop path)
+        x = torch.randn(2, 3, 64, 64)
+        torch.testing.assert_close(model(x)[0], model(x)[0])
+        assert not any(m.training for m in model.layers)
+        # partly frozen: embeddings and the first block only
+        part = tiny_vitdet(frozen_stages=1).train()
+        frozen = {n for n, p in part.named_parameters() if not p.requires_grad}
+        assert {'pos_embed', 'patch_embed.projection.weight'} <= frozen
+        assert all(n.startswith(('pos_embed', 'patch_embed', 'layers.0.'))
+                   for n in frozen)
+        assert part.layers[1].training and not part.layers[0].training
+        with pytest.raises(ValueError, match='frozen_stages'):
+            tiny_vitdet(frozen_stages=TINY_LAYERS + 1)
+
     def test_loads_pretraining_checkpoint(self, tiny_pretrain_ckpt,
                                           log_capture):
         """init_cfg Pretrained with prefix='backbone.': pinned key sets,

@@ -16,7 +16,8 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'demo'))
 def test_demo_summary_names_the_cpu(tmp_path):
     import run_demo
     timing = dict(load_start='0.00, 0.00, 0.00', total_s=1.0, stages={})
-    args = argparse.Namespace(quick=True, data_root=str(tmp_path / 'data'))
+    args = argparse.Namespace(
+        quick=True, data_root=str(tmp_path / 'data'), jobs=2, threads=1)
     run_demo.write_summary(str(tmp_path), [], {}, dict(spec={}, counts={}),
                            timing, [], args)
     cpu = cpu_description()

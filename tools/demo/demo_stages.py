@@ -1,24 +1,31 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""What each stage of the demo runs: configs, budgets, initialisations.
+"""What each stage of the demo runs: configs, budgets, initialisations,
+seeds and the summary's rows.
 
 Shared by ``run_demo.py`` (the orchestrator) and ``run_stage.py`` (one
-stage in its own process). A stage is a list of *runs*; a run is one demo
-config trained with a real mmengine ``Runner`` from one initialisation:
+stage in its own process). A stage trains *runs* and fits *probes*:
 
-* ``pretrain``: ``configs/vicmae/pretrain_demo.py`` as ViC-MAE (``vicmae``)
-  and as MAE-only (``mae``: ``model.loss_weights.nce = 0``);
-* ``mmpretrain``: linear probe and fine-tuning on the digit images;
-* ``mmaction``: direction of motion of the moving-digit clips;
-* ``mmdet``: Mask R-CNN box and mask AP on the COCO-format digits;
+* a run is one demo config trained with a real mmengine ``Runner`` from
+  one initialisation and seed (``pretrain``: ViC-MAE and MAE-only with
+  ``model.loss_weights.nce = 0``; mmpretrain fine-tuning on the digit
+  images; mmaction2 direction of motion from 10 labelled clips per class;
+  mmdet Mask R-CNN box and mask AP from 50 COCO-format digit images);
+* a probe (``frozen_probes.py``) fits kNN and linear classifiers on the
+  frozen backbone's features of a downstream config's model (digit images;
+  direction of motion of the moving-digit clips), with every label and
+  with a few labels per class drawn by each seed.
 
-each downstream run from the ViC-MAE checkpoint, the MAE-only checkpoint
-and from random initialisation, with the same config and budget.
+Every downstream run and probe uses the ViC-MAE checkpoint, the MAE-only
+checkpoint and random initialisation, with the same config and budget.
 """
 import json
 import os
 import os.path as osp
+import statistics
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from frozen_probes import Probe
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'vicmae')
@@ -30,6 +37,10 @@ INITS = {
     'random': 'random init',
 }
 PRETRAINED_INITS = ('vicmae', 'mae')
+# seeds of every seeded measurement (few-label subsets, downstream runs)
+SEEDS = (0, 1, 2)
+
+
 
 
 @dataclass(frozen=True)
@@ -43,46 +54,108 @@ class Task:
         metrics (tuple): ``(summary key, metric name, scale)`` triples: the
             validation metric ``metric name`` times ``scale`` is stored
             under ``summary key``.
+        seeds (tuple): One run per seed and initialisation
+            (``randomness.seed``); the summary shows mean and s.d.
+        overrides (tuple): ``(dotted key, value)`` config fields set on
+            every run of the task (as ``--cfg-options``).
+        train_subset (tuple, optional): Train on a part of the train
+            split, drawn by the run's seed: ``('per_class', n)`` samples
+            of each class of a ``path label`` list, or ``('images', n)``
+            images of a COCO annotation file.
     """
     name: str
     config: str
     library: str
     metrics: Tuple[Tuple[str, str, float], ...] = ()
+    seeds: Tuple[int, ...] = (0, )
+    overrides: Tuple[Tuple[str, object], ...] = ()
+    train_subset: Optional[Tuple[str, int]] = None
 
 
 PRETRAIN = Task('pretrain', 'pretrain_demo.py', 'mmpretrain')
 DOWNSTREAM = (
-    Task('linear_probe', 'demo/vit-demo_linear-probe_digits.py',
-         'mmpretrain', (('linear_top1', 'accuracy/top1', 1.0), )),
     Task('finetune', 'demo/vit-demo_finetune_digits.py', 'mmpretrain',
-         (('finetune_top1', 'accuracy/top1', 1.0), )),
-    Task('video', 'demo/vit-demo_direction_moving-digits.py', 'mmaction',
-         (('video_top1', 'acc/top1', 100.0), )),
+         (('finetune_top1', 'accuracy/top1', 1.0), ), SEEDS),
+    # direction from 10 labelled clips per class: with all 160, random
+    # initialisation learns it as well as any checkpoint
+    Task('video_direction', 'demo/vit-demo_direction_moving-digits.py',
+         'mmaction', (('video_top1', 'acc/top1', 100.0), ), SEEDS,
+         train_subset=('per_class', 10)),
+    # a quarter of the COCO-format train images: at the demo's budget the
+    # full set let the order of the initialisations change with the seed
     Task('detection', 'demo/mask-rcnn_vit-demo_coco-digits.py', 'mmdet',
          (('box_ap', 'coco/bbox_mAP', 100.0),
-          ('mask_ap', 'coco/segm_mAP', 100.0))),
+          ('mask_ap', 'coco/segm_mAP', 100.0)), SEEDS,
+         train_subset=('images', 50)),
 )
 TASKS = {t.name: t for t in (PRETRAIN, ) + DOWNSTREAM}
-# one process per stage: a library's registries and default scope stay in
-# their own interpreter
-STAGES = {
-    'pretrain_vicmae': ('pretrain', ['pretrain'], ['vicmae']),
-    'pretrain_mae': ('pretrain', ['pretrain'], ['mae']),
-    'mmpretrain': ('downstream', ['linear_probe', 'finetune'],
-                   list(INITS)),
-    'mmaction': ('downstream', ['video'], list(INITS)),
-    'mmdet': ('downstream', ['detection'], list(INITS)),
+
+# Frozen-feature probes: the model of `config` (with `overrides`), test
+# pipeline, the given annotation lists.
+PROBE_CONFIGS = {
+    'mmpretrain': ('demo/vit-demo_linear-probe_digits.py', ()),
+    # the patch-token map, so the probe can keep the time axis
+    'mmaction': ('demo/vit-demo_direction_moving-digits.py',
+                 (('model.backbone.out_type', 'featmap'), )),
+}
+PROBES = {
+    'mmpretrain': (Probe('images', 'images/train.txt', 'images/val.txt',
+                         few_per_class=10), ),
+    'mmaction': (Probe('direction', 'videos/train_list.txt',
+                       'videos/val_list.txt', few_per_class=5,
+                       per_frame=True), ),
 }
 
-# summary columns: key -> header
+
+@dataclass(frozen=True)
+class Stage:
+    """One process of the demo.
+
+    Args:
+        kind (str): ``'pretrain'`` or ``'downstream'`` (needs the
+            pretraining checkpoints).
+        tasks (tuple): Names of the :data:`TASKS` it trains.
+        inits (tuple): Initialisations of every task and probe.
+        library (str, optional): The library whose :data:`PROBES` it fits.
+    """
+    kind: str
+    tasks: Tuple[str, ...]
+    inits: Tuple[str, ...]
+    library: Optional[str] = None
+
+
+# One process per stage: a library's registries and default scope stay in
+# their own interpreter. Downstream stages are one library from one
+# initialisation, so that run_demo's jobs share the work evenly (longest
+# library first).
+STAGES = {
+    'pretrain_vicmae': Stage('pretrain', ('pretrain', ), ('vicmae', )),
+    'pretrain_mae': Stage('pretrain', ('pretrain', ), ('mae', )),
+}
+for _library, _tasks in (('mmdet', ('detection', )),
+                         ('mmaction', ('video_direction', )),
+                         ('mmpretrain', ('finetune', ))):
+    for _init in INITS:
+        STAGES[f'{_library}_{_init}'] = Stage(
+            'downstream', _tasks, (_init, ),
+            _library if _library in PROBES else None)
+del _library, _tasks, _init
+
+# summary rows: key -> what it is; probe keys are <probe>_<classifier>
 COLUMNS = {
-    'linear_top1': 'linear probe top-1 (%)',
-    'finetune_top1': 'fine-tune top-1 (%)',
-    'video_top1': 'video direction top-1 (%)',
-    'box_ap': 'box AP',
-    'mask_ap': 'mask AP',
-    'knn_top1': 'kNN top-1 after pretraining (%)',
-    'pretrain_time_s': 'pretraining time (s)',
+    'knn_top1': 'pretraining: kNN monitor top-1 (%)',
+    'pretrain_time_s': 'pretraining: time (s)',
+    'images_knn': 'digit images, frozen: kNN top-1 (%)',
+    'images_linear': 'digit images, frozen: linear top-1 (%)',
+    'images_linear_few': 'digit images, frozen: linear, 10 labels/class',
+    'finetune_top1': 'digit images: mmpretrain fine-tune top-1 (%)',
+    'direction_knn': 'clip direction, frozen: kNN top-1 (%)',
+    'direction_linear': 'clip direction, frozen: linear top-1 (%)',
+    'direction_linear_few': 'clip direction, frozen: linear, 5 labels/class',
+    'video_top1':
+    'clip direction: mmaction2 fine-tune, 10 labels/class, top-1 (%)',
+    'box_ap': 'COCO digits: mmdet Mask R-CNN, 50 train images, box AP',
+    'mask_ap': 'COCO digits: mmdet Mask R-CNN, 50 train images, mask AP',
 }
 
 
@@ -98,6 +171,9 @@ class Budget:
     downstream_epochs: Optional[int] = None
     batch_size: Optional[int] = None
     log_interval: Optional[int] = None
+    seeds: Optional[Tuple[int, ...]] = None
+    probe_samples: Optional[int] = None
+    max_subset: Optional[int] = None
 
 
 FULL_BUDGET = Budget()
@@ -106,7 +182,17 @@ QUICK_BUDGET = Budget(
     pretrain_vis_interval=2,
     downstream_epochs=1,
     batch_size=4,
-    log_interval=1)
+    log_interval=1,
+    seeds=(0, 1),
+    probe_samples=64,
+    max_subset=4)
+
+
+def seeds_of(task: Task, budget: Budget) -> Tuple[int, ...]:
+    """The seeds a task runs with under ``budget``."""
+    if budget.seeds is None or len(task.seeds) == 1:
+        return task.seeds
+    return tuple(budget.seeds)
 
 
 def data_spec_kwargs(quick: bool) -> dict:
@@ -120,7 +206,7 @@ def data_spec_kwargs(quick: bool) -> dict:
         return dict(
             plain=True,
             images_per_class=(4, 2),
-            direction_videos=(8, 4),
+            direction_videos=(12, 8),
             pretrain_videos=4,
             coco_images=(6, 4))
     return dict(
@@ -165,8 +251,90 @@ def rebase_data_paths(cfg, data_root: str) -> int:
     return changed
 
 
-def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
-                     checkpoint: Optional[str], budget: Budget):
+def load_demo_config(config: str, data_root: str, overrides=()):
+    """A demo config with its data paths under ``data_root`` and
+    ``overrides`` (``(dotted key, value)`` pairs) applied."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, config))
+    if rebase_data_paths(cfg, data_root) == 0:
+        raise ValueError(f'{config}: no data path under '
+                         f'{cfg.demo_data_root} to point at {data_root}')
+    if overrides:
+        cfg.merge_from_dict(dict(overrides))
+    return cfg
+
+
+def set_init(cfg, what: str, init: str, checkpoint: Optional[str]) -> None:
+    """Point a downstream config's ``Pretrained`` backbone init at the
+    checkpoint of ``init``, or remove it for random initialisation."""
+    init_cfg = cfg.model.backbone.get('init_cfg')
+    if not (isinstance(init_cfg, dict)
+            and init_cfg.get('type') == 'Pretrained'):
+        raise ValueError(f'{what}: model.backbone.init_cfg is not a '
+                         'Pretrained init')
+    if init == 'random':
+        cfg.model.backbone.init_cfg = None
+        return
+    if not checkpoint or not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'{what} from {init}: pretraining '
+                                f'checkpoint {checkpoint!r} not found')
+    init_cfg.checkpoint = checkpoint
+
+
+def write_train_subset(task: Task, cfg, work_dir: str, seed: int,
+                       max_size: Optional[int] = None) -> str:
+    """Write the seed's part of the train split into ``work_dir`` and point
+    ``cfg``'s train dataset at it; returns the file written.
+
+    ``max_size`` (quick runs) caps the subset size.
+    """
+    import numpy as np
+    from frozen_probes import few_label_subset
+    kind, num = task.train_subset
+    if max_size is not None:
+        num = min(num, max_size)
+    dataset = cfg.train_dataloader.dataset
+    while 'dataset' in dataset:  # RepeatDataset and other wrappers
+        dataset = dataset.dataset
+    source = dataset.ann_file
+    if not osp.isabs(source) and dataset.get('data_root'):
+        source = osp.join(dataset.data_root, source)
+    os.makedirs(work_dir, exist_ok=True)
+    if kind == 'per_class':
+        with open(source, encoding='utf-8') as f:
+            lines = [line for line in f.read().splitlines() if line.strip()]
+        labels = np.array([int(line.split()[-1]) for line in lines])
+        keep = few_label_subset(labels, num, seed)
+        target = osp.join(work_dir, f'train_{num}_per_class.txt')
+        with open(target, 'w', encoding='utf-8', newline='\n') as f:
+            f.write(''.join(lines[i] + '\n' for i in keep))
+    elif kind == 'images':
+        coco = read_json(source)
+        if num > len(coco['images']):
+            raise ValueError(f'{task.name}: {num} train images asked, '
+                             f'{source} has {len(coco["images"])}')
+        picked = np.random.default_rng(seed).choice(
+            len(coco['images']), num, replace=False)
+        images = [coco['images'][i] for i in sorted(picked)]
+        ids = {image['id'] for image in images}
+        coco = dict(coco, images=images, annotations=[
+            a for a in coco['annotations'] if a['image_id'] in ids])
+        target = osp.join(work_dir, f'train_{num}_images.json')
+        write_json(target, coco)
+    else:
+        raise ValueError(f'{task.name}: unknown train_subset kind {kind!r}')
+    dataset.ann_file = target
+    return target
+
+
+def build_run_config(task: Task,
+                     init: str,
+                     data_root: str,
+                     work_dir: str,
+                     checkpoint: Optional[str],
+                     budget: Budget,
+                     seed: int = 0,
+                     threads: Optional[int] = None):
     """The config of one run, ready for ``Runner.from_cfg``.
 
     Args:
@@ -177,20 +345,23 @@ def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
         checkpoint (str, optional): Pretraining checkpoint of a downstream
             run from ``vicmae`` / ``mae``.
         budget (Budget): Training lengths.
+        seed (int): ``randomness.seed`` of the run.
+        threads (int, optional): CPU threads the run may use; dataloaders
+            of a one-thread run load in the main process (their workers
+            would only compete with it for the core).
     """
-    from mmengine.config import Config
     from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
                                               use_amp)
 
     if init not in INITS:
         raise ValueError(f'unknown init {init!r}; one of {list(INITS)}')
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, task.config))
-    if rebase_data_paths(cfg, data_root) == 0:
-        raise ValueError(f'{task.config}: no data path under '
-                         f'{cfg.demo_data_root} to point at {data_root}')
+    cfg = load_demo_config(task.config, data_root, task.overrides)
     cfg.work_dir = work_dir
-    cfg.experiment_name = f'demo_{task.name}_{init}'
+    cfg.experiment_name = f'demo_{task.name}_{init}_seed{seed}'
     cfg.launcher = 'none'
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+    if task.train_subset is not None:
+        write_train_subset(task, cfg, work_dir, seed, budget.max_subset)
     if task is PRETRAIN:
         if init == 'random':
             raise ValueError('pretraining runs are vicmae or mae')
@@ -208,19 +379,7 @@ def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
                                     'KNNMonitorHook'):
                     hook['interval'] = budget.pretrain_vis_interval
     else:
-        init_cfg = cfg.model.backbone.get('init_cfg')
-        if not (isinstance(init_cfg, dict)
-                and init_cfg.get('type') == 'Pretrained'):
-            raise ValueError(f'{task.config}: model.backbone.init_cfg is '
-                             'not a Pretrained init')
-        if init == 'random':
-            cfg.model.backbone.init_cfg = None
-        else:
-            if not checkpoint or not osp.isfile(checkpoint):
-                raise FileNotFoundError(
-                    f'{task.name} from {init}: pretraining checkpoint '
-                    f'{checkpoint!r} not found')
-            init_cfg.checkpoint = checkpoint
+        set_init(cfg, task.name, init, checkpoint)
         if budget.downstream_epochs is not None:
             epochs = budget.downstream_epochs
             cfg.train_cfg.max_epochs = epochs
@@ -228,6 +387,11 @@ def build_run_config(task: Task, init: str, data_root: str, work_dir: str,
             cfg.default_hooks.checkpoint.interval = epochs
     if budget.batch_size is not None:
         cfg.train_dataloader.batch_size = budget.batch_size
+    if threads == 1:
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            if cfg.get(key):
+                cfg[key].num_workers = 0
+                cfg[key].persistent_workers = False
     if budget.log_interval is not None:
         cfg.default_hooks.logger.interval = budget.log_interval
     # as tools/train.py: an AmpOptimWrapper becomes bf16 autocast on CPU
@@ -269,15 +433,27 @@ def write_json(path: str, obj) -> None:
     os.replace(tmp, path)
 
 
+def seeded(values: Sequence[float]) -> dict:
+    """Mean, sample s.d. (0 for one value) and the values of a seeded
+    measurement."""
+    values = [float(v) for v in values]
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return dict(
+        mean=round(statistics.fmean(values), 2), sd=round(sd, 2),
+        values=values)
+
+
 def summary_rows(results: Dict[str, dict]) -> List[dict]:
-    """One row per initialisation with every summary column.
+    """One row per initialisation with every summary column; a measurement
+    with several seeds becomes :func:`seeded` statistics.
 
     Args:
-        results (dict): ``{task: {init: {key: value}}}`` as written by
-            ``run_stage.py``.
+        results (dict): ``{task: {init: record}}`` as written by
+            ``run_stage.py``; ``results['probes'][init]`` holds the probe
+            scores.
 
     Raises:
-        KeyError: If a run's result is missing (naming the run).
+        KeyError: If a run's or probe's result is missing (naming it).
     """
     rows = []
     for init, label in INITS.items():
@@ -287,7 +463,17 @@ def summary_rows(results: Dict[str, dict]) -> List[dict]:
             if run is None:
                 raise KeyError(f'no result for {task.name} from {init}')
             for key, _, _ in task.metrics:
-                row[key] = run[key]
+                row[key] = seeded(run[key])
+        probes = results.get('probes', {}).get(init)
+        if probes is None:
+            raise KeyError(f'no probe result from {init}')
+        for key in COLUMNS:
+            if key in row or key in ('knn_top1', 'pretrain_time_s'):
+                continue
+            if key not in probes:
+                raise KeyError(f'no probe result {key} from {init}')
+            value = probes[key]
+            row[key] = seeded(value) if isinstance(value, list) else value
         pre = results.get('pretrain', {}).get(init)
         row['knn_top1'] = pre.get('knn_top1') if pre else None
         row['pretrain_time_s'] = pre['train_time_s'] if pre else None
@@ -295,21 +481,27 @@ def summary_rows(results: Dict[str, dict]) -> List[dict]:
     return rows
 
 
+def cell(value) -> str:
+    """A summary value as the tables print it."""
+    if value is None:
+        return '–'
+    if isinstance(value, dict):
+        if len(value['values']) == 1:
+            return f'{value["mean"]:.1f}'
+        return f'{value["mean"]:.1f} ± {value["sd"]:.1f}'
+    return f'{value:.1f}' if isinstance(value, float) else str(value)
+
+
 def markdown_table(rows: List[dict]) -> str:
-    """The summary rows as a GitHub markdown table."""
-
-    def cell(value):
-        if value is None:
-            return '–'
-        return f'{value:.1f}' if isinstance(value, float) else str(value)
-
+    """The summary as a GitHub markdown table: one line per measurement,
+    one column per initialisation."""
     lines = [
-        '| initialisation | ' + ' | '.join(COLUMNS.values()) + ' |',
-        '| --- |' + ' ---: |' * len(COLUMNS),
+        '| measurement | ' + ' | '.join(r['name'] for r in rows) + ' |',
+        '| --- |' + ' ---: |' * len(rows),
     ]
-    for row in rows:
-        lines.append(f'| {row["name"]} | ' +
-                     ' | '.join(cell(row[k]) for k in COLUMNS) + ' |')
+    for key, header in COLUMNS.items():
+        lines.append(f'| {header} | ' +
+                     ' | '.join(cell(r[key]) for r in rows) + ' |')
     return '\n'.join(lines)
 
 

@@ -12,14 +12,18 @@ results, on a laptop CPU (``make demo``; docs/get_started.md).
    kNN monitor, and MAE-only (``loss_weights.nce = 0``) with the same
    budget;
 3. from each checkpoint and from random initialisation, with the same
-   budget: mmpretrain linear probe and fine-tuning on digit images,
-   mmaction2 direction-of-motion classification, mmdet Mask R-CNN box and
-   mask AP (``configs/vicmae/demo/``);
+   budget (``configs/vicmae/demo/``): frozen-feature kNN and linear probes
+   (mmpretrain's model on the digit images, mmaction2's on the direction
+   of motion of moving-digit clips, with every label and with a few labels
+   per class), mmpretrain fine-tuning on the digit images, mmaction2
+   fine-tuning on the direction from 10 clips per class, mmdet Mask R-CNN
+   box and mask AP from 50 train images; the seeded ones over three seeds;
 4. writes ``summary.md`` / ``summary.json`` and copies the reconstruction
    figures to ``<work-dir>/figures/``.
 
 Each stage runs in its own process (``run_stage.py``) with real mmengine
-Runners; its full log is ``<work-dir>/logs/<stage>.log``. A failing stage
+Runners, ``--jobs`` of them at once; its full log is
+``<work-dir>/logs/<stage>.log``. A failing stage
 stops the demo with a non-zero exit and the end of its log.
 """
 import argparse
@@ -30,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 from typing import Dict, List
@@ -38,9 +43,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'data', 'demo'))
 
-from demo_stages import (INITS, REPO_ROOT, STAGES, data_spec_kwargs,  # noqa
-                         markdown_table, read_json, say, spec_dict,
-                         summary_rows, write_json)
+from demo_stages import (INITS, REPO_ROOT, SEEDS, STAGES,  # noqa: E402
+                         data_spec_kwargs, markdown_table, read_json, say,
+                         spec_dict, summary_rows, write_json)
 
 # subprocess lines shown on the console (all of them go to the stage log)
 _SHOWN = re.compile(r'^\[demo\]|Iter\(train\)|KNNMonitorHook: iter|'
@@ -90,54 +95,117 @@ def prepare_data(data_root: str, seed: int, quick: bool) -> dict:
     return meta
 
 
-def run_stage(stage: str, args, results_dir: str, logs_dir: str,
-              checkpoints: Dict[str, str]) -> dict:
-    """Run one stage in a subprocess; returns its results."""
-    results_file = osp.join(results_dir, f'{stage}.json')
-    if osp.exists(results_file):
-        os.remove(results_file)
-    log_file = osp.join(logs_dir, f'{stage}.log')
-    cmd = [
-        sys.executable,
-        osp.join(HERE, 'run_stage.py'), stage, '--data-root',
-        args.data_root, '--work-dir', args.work_dir, '--results',
-        results_file
-    ]
-    for init, path in checkpoints.items():
-        cmd += ['--checkpoint', f'{init}={path}']
-    if args.quick:
-        cmd.append('--quick')
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
-    tail = deque(maxlen=40)
-    start = time.perf_counter()
-    with open(log_file, 'w', encoding='utf-8') as log:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors='replace')
-        for line in proc.stdout:
-            log.write(line)
-            tail.append(line.rstrip('\n'))
-            shown = _RESULT if args.silent else _SHOWN
-            if shown.search(line):
-                print(f'    {stage}: {line.rstrip()}', flush=True)
-        code = proc.wait()
-    elapsed = time.perf_counter() - start
-    if code != 0 or not osp.isfile(results_file):
-        print('\n'.join(f'    | {line}' for line in tail), file=sys.stderr)
-        raise DemoError(
-            f'stage "{stage}" failed (exit code {code}) after '
-            f'{elapsed:.0f} s; full log: {log_file}')
-    say(f'stage {stage} done in {elapsed:.0f} s')
-    results = read_json(results_file)
-    results['_stage_time_s'] = round(elapsed, 1)
-    return results
+class StageRunner:
+    """Runs demo stages as subprocesses, several at once.
+
+    Args:
+        args: The demo's arguments (``jobs``, ``threads``...).
+        results_dir (str): Where each stage writes ``<stage>.json``.
+        logs_dir (str): Where each stage's full log goes.
+    """
+
+    def __init__(self, args, results_dir: str, logs_dir: str) -> None:
+        self.args = args
+        self.results_dir = results_dir
+        self.logs_dir = logs_dir
+        self._procs: Dict[str, subprocess.Popen] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    def run(self, stage: str, checkpoints: Dict[str, str]) -> dict:
+        """Run one stage in a subprocess (blocking); returns its results.
+
+        Raises:
+            DemoError: If the stage fails, naming it and its log.
+        """
+        args = self.args
+        results_file = osp.join(self.results_dir, f'{stage}.json')
+        if osp.exists(results_file):
+            os.remove(results_file)
+        log_file = osp.join(self.logs_dir, f'{stage}.log')
+        cmd = [
+            sys.executable,
+            osp.join(HERE, 'run_stage.py'), stage, '--data-root',
+            args.data_root, '--work-dir', args.work_dir, '--results',
+            results_file, '--threads',
+            str(args.threads)
+        ]
+        for init, path in checkpoints.items():
+            cmd += ['--checkpoint', f'{init}={path}']
+        if args.quick:
+            cmd.append('--quick')
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+        # threads of the libraries torch does not set itself
+        for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+            env[var] = str(args.threads)
+        tail = deque(maxlen=40)
+        start = time.perf_counter()
+        shown = _RESULT if args.silent else _SHOWN
+        with open(log_file, 'w', encoding='utf-8') as log:
+            with self._lock:
+                if self._stopping:
+                    raise DemoError(f'stage "{stage}" not started: another '
+                                    'stage failed')
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors='replace')
+                self._procs[stage] = proc
+            for line in proc.stdout:
+                log.write(line)
+                tail.append(line.rstrip('\n'))
+                if shown.search(line):
+                    print(f'    {stage}: {line.rstrip()}', flush=True)
+            code = proc.wait()
+        elapsed = time.perf_counter() - start
+        if code != 0 or not osp.isfile(results_file):
+            with self._lock:
+                stopped = self._stopping
+            if not stopped:
+                print('\n'.join(f'    | {line}' for line in tail),
+                      file=sys.stderr)
+            raise DemoError(
+                f'stage "{stage}" failed (exit code {code}) after '
+                f'{elapsed:.0f} s; full log: {log_file}')
+        say(f'stage {stage} done in {elapsed:.0f} s')
+        results = read_json(results_file)
+        results['_stage_time_s'] = round(elapsed, 1)
+        return results
+
+    def run_all(self, stages: List[str],
+                checkpoints: Dict[str, str]) -> Dict[str, dict]:
+        """Run ``stages``, ``args.jobs`` at a time, in the order given;
+        on the first failure stop the others and raise it."""
+        from concurrent.futures import (FIRST_EXCEPTION, ThreadPoolExecutor,
+                                        wait)
+        for stage in stages:
+            kind, names = STAGES[stage].kind, STAGES[stage].tasks
+            say(f'stage {stage}: ' + (
+                'pretraining' if kind == 'pretrain' else
+                f'{", ".join(names)}' +
+                (' + frozen probes' if STAGES[stage].library else '') +
+                f' from {", ".join(INITS[i] for i in STAGES[stage].inits)}'))
+        with ThreadPoolExecutor(self.args.jobs) as pool:
+            futures = {
+                pool.submit(self.run, stage, checkpoints): stage
+                for stage in stages
+            }
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                with self._lock:
+                    self._stopping = True
+                    for proc in self._procs.values():
+                        if proc.poll() is None:
+                            proc.terminate()
+                raise failed[0].exception()
+            return {futures[f]: f.result() for f in futures}
 
 
 def copy_figures(results: Dict[str, dict], figures_dir: str) -> List[str]:
@@ -159,6 +227,8 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
     table = markdown_table(rows)
     machine = dict(
         cpu_count=os.cpu_count(),
+        jobs=args.jobs,
+        threads_per_stage=args.threads,
         load_average_start=timing['load_start'],
         load_average_end=load_average(),
         platform=platform.platform(),
@@ -187,19 +257,27 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
         runs=results)
     write_json(osp.join(work_dir, 'summary.json'), summary)
     rel = [osp.relpath(f, work_dir) for f in figures]
+    stages = ', '.join(f'{k} {v:.0f} s' for k, v in timing['stages'].items())
     md = [
         '# vicmae_mm demo summary', '',
         f'Budget: {summary["budget"]}; the same for every initialisation. '
-        f'Total time {timing["total_s"]:.0f} s '
-        f'({", ".join(f"{k} {v:.0f} s" for k, v in timing["stages"].items())})'
-        f' on {machine["cpu_count"]} CPU cores '
-        f'({machine.get("cpu", platform.processor())}), load average '
+        f'Total time {timing["total_s"]:.0f} s on {machine["cpu_count"]} '
+        f'CPU cores ({machine.get("cpu", platform.processor())}), '
+        f'{args.jobs} stage(s) at a time with {args.threads} thread(s) '
+        f'each (stage times: {stages}); load average '
         f'{machine["load_average_start"]} at start, '
         f'{machine["load_average_end"]} at the end.', '', table, '',
-        'Linear probe and fine-tune: mmpretrain on the digit images; video: '
-        'mmaction2 on the direction of motion of moving-digit clips; box '
-        'and mask AP: mmdet Mask R-CNN (CocoMetric, AP@[.5:.95] x 100). '
-        'kNN: KNNMonitorHook at the end of pretraining.', '',
+        'a ± b: mean and sample standard deviation over seeds '
+        f'{", ".join(str(s) for s in SEEDS)} (few-label subsets drawn by the '
+        'seed; downstream runs seeded with it); other values come from one '
+        'deterministic run. "frozen": kNN (k = 20, cosine) or logistic '
+        'regression on the frozen encoder\'s features (mean of the patch '
+        'tokens; for clips the per-time-step means, concatenated). '
+        'Fine-tunes (backbone trained): mmpretrain on the digit images, '
+        'mmaction2 on the direction of motion of 10 clips per class; box '
+        'and mask AP: mmdet Mask R-CNN from 50 train images (CocoMetric, '
+        'AP@[.5:.95] x 100). kNN monitor: KNNMonitorHook at the end of '
+        'pretraining.', '',
         '## Reconstruction figures (original / masked / reconstruction)', ''
     ] + [f'![{r}]({r})' for r in rel] + ['']
     with open(osp.join(work_dir, 'summary.md'), 'w', encoding='utf-8') as f:
@@ -223,6 +301,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='tiny data and a few iterations per run (a smoke run for '
         'tests; the numbers mean nothing)')
     p.add_argument(
+        '--jobs',
+        type=int,
+        help='stages run at once (default: the CPU cores, at most 2 here: '
+        'two one-thread processes keep both cores of a small machine busy '
+        'where one two-thread process of this tiny model does not)')
+    p.add_argument(
+        '--threads',
+        type=int,
+        help='torch threads per stage (default: cores / jobs)')
+    p.add_argument(
         '--silent',
         action='store_true',
         help='show only the demo\'s own lines (stages and results), not '
@@ -232,6 +320,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    cores = os.cpu_count() or 1
+    if args.jobs is None:
+        args.jobs = max(1, min(2, cores))
+    if args.threads is None:
+        args.threads = max(1, cores // args.jobs)
+    if args.jobs < 1 or args.threads < 1:
+        raise SystemExit(f'--jobs and --threads must be >= 1, got '
+                         f'{args.jobs} and {args.threads}')
     args.work_dir = osp.abspath(args.work_dir)
     args.data_root = osp.abspath(args.data_root
                                  or osp.join(args.work_dir, 'data'))
@@ -241,28 +337,30 @@ def main(argv=None) -> int:
         os.makedirs(d, exist_ok=True)
     timing = dict(load_start=load_average(), stages={})
     start = time.perf_counter()
-    say(f'work dir {args.work_dir}; {os.cpu_count()} CPU cores, load '
-        f'average {timing["load_start"]}')
+    say(f'work dir {args.work_dir}; {cores} CPU cores, load average '
+        f'{timing["load_start"]}; {args.jobs} stage(s) at a time, '
+        f'{args.threads} thread(s) each')
     try:
         t0 = time.perf_counter()
         meta = prepare_data(args.data_root, args.seed, args.quick)
         timing['stages']['data'] = round(time.perf_counter() - t0, 1)
         results: Dict[str, dict] = {}
         checkpoints: Dict[str, str] = {}
-        for stage in STAGES:
-            kind = STAGES[stage][0]
-            say(f'stage {stage}: ' + (
-                'pretraining' if kind == 'pretrain' else
-                f'{", ".join(STAGES[stage][1])} from '
-                f'{", ".join(INITS[i] for i in STAGES[stage][2])}'))
-            out = run_stage(stage, args, results_dir, logs_dir,
-                            checkpoints if kind == 'downstream' else {})
-            timing['stages'][stage] = out.pop('_stage_time_s')
-            for task, by_init in out.items():
-                results.setdefault(task, {}).update(by_init)
+        runner = StageRunner(args, results_dir, logs_dir)
+        for kind in ('pretrain', 'downstream'):
+            stages = [s for s in STAGES if STAGES[s].kind == kind]
+            for stage, out in runner.run_all(stages, checkpoints).items():
+                timing['stages'][stage] = out.pop('_stage_time_s')
+                for task, by_init in out.items():
+                    merged = results.setdefault(task, {})
+                    for init, record in by_init.items():
+                        # probes of several stages: one record per init
+                        merged.setdefault(init, {}).update(record)
             if kind == 'pretrain':
-                for init, record in out['pretrain'].items():
-                    checkpoints[init] = record['checkpoint']
+                checkpoints = {
+                    init: record['checkpoint']
+                    for init, record in results['pretrain'].items()
+                }
         figures = copy_figures(results, osp.join(args.work_dir, 'figures'))
         rows = summary_rows(results)
         timing['total_s'] = round(time.perf_counter() - start, 1)

@@ -3,16 +3,18 @@
 process per stage, so each library's registries and default scope stay
 apart).
 
-    python tools/demo/run_stage.py mmpretrain --data-root D --work-dir W \
-        --checkpoint vicmae=W/pretrain_vicmae/iter_1000.pth \
-        --checkpoint mae=W/pretrain_mae/iter_1000.pth --results R.json
+    python tools/demo/run_stage.py mmpretrain_vicmae --data-root D \
+        --work-dir W --checkpoint vicmae=W/pretrain_vicmae/iter_500.pth \
+        --results R.json --threads 1
 
-Every run is a real mmengine ``Runner`` (``train()``, validation at the
-end); the stage's results (metrics, times, checkpoint and figure paths) go
-to ``--results`` as JSON. Lines starting with ``[demo]`` report progress.
+A stage first fits its library's frozen-feature probes (``PROBES``), then
+trains its tasks, one real mmengine ``Runner`` per seed (``train()``,
+validation at the end); the stage's results (metrics, times, checkpoint
+and figure paths) go to ``--results`` as JSON. Lines starting with ``[demo]`` report progress.
 Any failure raises, so the process exits non-zero.
 """
 import argparse
+import copy
 import glob
 import math
 import os.path as osp
@@ -22,20 +24,33 @@ from typing import Dict, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-from demo_stages import (FULL_BUDGET, QUICK_BUDGET, STAGES,  # noqa: E402
-                         TASKS, build_run_config, last_checkpoint, say,
-                         write_json)
+from demo_stages import (FULL_BUDGET, PROBE_CONFIGS, PROBES,  # noqa: E402
+                         QUICK_BUDGET, SEEDS, STAGES, TASKS, build_run_config,
+                         last_checkpoint, load_demo_config, say, seeded,
+                         seeds_of, set_init, write_json)
+from frozen_probes import extract_features, probe_scores  # noqa: E402
 
 
 def _metrics_hook():
     from mmengine.hooks import Hook
 
     class ValMetricsCapture(Hook):
-        """Keeps the metrics of the last validation."""
+        """Keeps the metrics of the last validation and how many instances
+        a detector predicted in it."""
         priority = 'LOWEST'
 
         def __init__(self):
             self.metrics: Optional[dict] = None
+            self.instances = 0
+
+        def before_val_epoch(self, runner):
+            self.instances = 0
+
+        def after_val_iter(self, runner, batch_idx, data_batch=None,
+                           outputs=None):
+            for sample in outputs or ():
+                if 'pred_instances' in sample:
+                    self.instances += len(sample.pred_instances)
 
         def after_val_epoch(self, runner, metrics=None):
             self.metrics = dict(metrics or {})
@@ -70,15 +85,18 @@ def release_dataloader_workers(runner) -> None:
             iterator._shutdown_workers()
 
 
-def run_one(task_name: str, init: str, args, checkpoints: Dict[str, str]):
+def run_one(task_name: str, init: str, seed: int, args,
+            checkpoints: Dict[str, str]) -> dict:
     """Train one run and return its result record."""
     from mmengine.runner import Runner
 
     task = TASKS[task_name]
     budget = QUICK_BUDGET if args.quick else FULL_BUDGET
     work_dir = osp.join(args.work_dir, f'{task.name}_{init}')
+    if len(seeds_of(task, budget)) > 1:
+        work_dir += f'_seed{seed}'
     cfg = build_run_config(task, init, args.data_root, work_dir,
-                           checkpoints.get(init), budget)
+                           checkpoints.get(init), budget, seed, args.threads)
     runner = Runner.from_cfg(cfg)
     capture = _metrics_hook()
     runner.register_hook(capture)
@@ -88,7 +106,8 @@ def run_one(task_name: str, init: str, args, checkpoints: Dict[str, str]):
     finally:
         release_dataloader_workers(runner)
     elapsed = time.perf_counter() - start
-    record = dict(train_time_s=round(elapsed, 1), work_dir=work_dir)
+    record = dict(train_time_s=round(elapsed, 1), work_dir=work_dir,
+                  seed=seed)
     if task.name == 'pretrain':
         record['checkpoint'] = last_checkpoint(work_dir)
         hub = runner.message_hub
@@ -106,21 +125,97 @@ def run_one(task_name: str, init: str, args, checkpoints: Dict[str, str]):
             f'({shown}); checkpoint {record["checkpoint"]}')
         return record
     metrics = capture.metrics
+    what = f'{task.name} from {init} (seed {seed})'
     if metrics is None:
-        raise RuntimeError(f'{task.name} from {init}: no validation ran '
+        raise RuntimeError(f'{what}: no validation ran '
                            '(check train_cfg.val_interval)')
+    if not metrics and task.library == 'mmdet' and capture.instances == 0:
+        # CocoMetric returns nothing when no box passes the score threshold:
+        # no detection at all is an AP of 0, not a missing result
+        say(f'{what}: no detection above the score threshold; AP 0')
+        metrics = {name: 0.0 for _, name, _ in task.metrics}
+        record['no_detections'] = True
     for key, name, scale in task.metrics:
         if name not in metrics:
-            raise KeyError(f'{task.name} from {init}: validation gave '
-                           f'{sorted(metrics)}, not {name}')
+            raise KeyError(f'{what}: validation gave {sorted(metrics)}, '
+                           f'not {name}')
         value = float(metrics[name]) * scale
         if not math.isfinite(value):
-            raise ValueError(f'{task.name} from {init}: {name} is {value}')
+            raise ValueError(f'{what}: {name} is {value}')
         record[key] = round(value, 2)
     shown = ', '.join(f'{key} {record[key]:.1f}'
                       for key, _, _ in task.metrics)
-    say(f'{task.name} from {init}: {shown} ({elapsed:.0f} s)')
+    say(f'{what}: {shown} ({elapsed:.0f} s)')
     return record
+
+
+def run_task(task_name: str, init: str, args,
+             checkpoints: Dict[str, str]) -> dict:
+    """Every seed of one task from one initialisation: the per-seed
+    records under ``runs`` and each metric as a list over the seeds."""
+    task = TASKS[task_name]
+    budget = QUICK_BUDGET if args.quick else FULL_BUDGET
+    seeds = seeds_of(task, budget)
+    runs = [run_one(task_name, init, seed, args, checkpoints)
+            for seed in seeds]
+    if task.name == 'pretrain':
+        return runs[0]
+    result = dict(runs=runs, seeds=list(seeds))
+    for key, _, _ in task.metrics:
+        result[key] = [run[key] for run in runs]
+    return result
+
+
+def run_probes(library: str, init: str, args,
+               checkpoints: Dict[str, str]) -> dict:
+    """The frozen-feature probes of ``library`` from one initialisation.
+
+    Returns:
+        dict: ``<probe>_knn``, ``<probe>_linear`` (floats) and
+        ``<probe>_linear_few`` (one value per seed) of every probe.
+    """
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import Runner
+
+    budget = QUICK_BUDGET if args.quick else FULL_BUDGET
+    seeds = budget.seeds or SEEDS
+    config, overrides = PROBE_CONFIGS[library]
+    cfg = load_demo_config(config, args.data_root, overrides)
+    set_init(cfg, f'{library} probes', init, checkpoints.get(init))
+    init_default_scope(cfg.default_scope)
+    start = time.perf_counter()
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    scores = {}
+    for probe in PROBES[library]:
+        splits = []
+        for ann in (probe.train_ann, probe.val_ann):
+            loader = copy.deepcopy(cfg.val_dataloader)
+            loader.num_workers = 0
+            loader.persistent_workers = False
+            loader.dataset.ann_file = osp.abspath(
+                osp.join(args.data_root, ann))
+            loader.dataset.pop('data_root', None)
+            if library == 'mmpretrain':
+                loader.dataset.data_root = osp.dirname(loader.dataset.ann_file)
+            splits.append(
+                extract_features(
+                    model,
+                    Runner.build_dataloader(loader),
+                    per_frame=probe.per_frame,
+                    max_samples=budget.probe_samples))
+        for key, value in probe_scores(splits[0], splits[1],
+                                       probe.few_per_class, seeds).items():
+            scores[f'{probe.name}_{key}'] = value
+        few = seeded(scores[f'{probe.name}_linear_few'])
+        say(f'probe {probe.name} from {init}: '
+            f'kNN {scores[probe.name + "_knn"]:.1f}, linear '
+            f'{scores[probe.name + "_linear"]:.1f}, linear with '
+            f'{probe.few_per_class} labels/class {few["mean"]:.1f} ± '
+            f'{few["sd"]:.1f} ({len(seeds)} seeds; '
+            f'{len(splits[0][1])} train / {len(splits[1][1])} val)')
+    scores['probe_time_s'] = round(time.perf_counter() - start, 1)
+    return scores
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -137,6 +232,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='pretraining checkpoint of an initialisation (vicmae, mae)')
     p.add_argument(
         '--quick', action='store_true', help='a few iterations per run')
+    p.add_argument(
+        '--threads',
+        type=int,
+        help='torch threads of this process (default: torch\'s); with 1, '
+        'dataloaders load in the main process')
     return p.parse_args(argv)
 
 
@@ -153,12 +253,17 @@ def main(argv=None) -> None:
 
     # the settings tools/train.py and the benchmarks run with
     say('cpu runtime: ' + ', '.join(
-        f'{k} {v}' for k, v in configure_cpu_runtime().items()))
-    _, tasks, inits = STAGES[args.stage]
+        f'{k} {v}'
+        for k, v in configure_cpu_runtime(threads=args.threads).items()))
+    stage = STAGES[args.stage]
     results: Dict[str, Dict[str, dict]] = {}
-    for task_name in tasks:
-        for init in inits:
-            results.setdefault(task_name, {})[init] = run_one(
+    if stage.library is not None:
+        for init in stage.inits:
+            results.setdefault('probes', {})[init] = run_probes(
+                stage.library, init, args, checkpoints)
+    for task_name in stage.tasks:
+        for init in stage.inits:
+            results.setdefault(task_name, {})[init] = run_task(
                 task_name, init, args, checkpoints)
     write_json(args.results, results)
 

@@ -16,24 +16,14 @@ class MixedPairDataset(ConcatDataset):
     """mmengine's ``ConcatDataset`` of image and video pair datasets for
     ViC-MAE pretraining, seeded per sample.
 
-    Sources are any mmengine datasets whose pipelines end in two views
-    (:class:`VideoFramePairDataset` for videos; mmpretrain's ``ImageNet`` /
-    ``CustomDataset`` with ``LoadImageFromFile → PairedMultiView`` for
-    images). Used with :class:`MixedRatioSampler`, which sets the
-    image:video ratio and yields epoch-tagged indices. The sources' label
-    spaces are not merged (pretraining uses no labels), so their meta
-    information need not agree.
-
-    Determinism: ``dataset[epoch * len(dataset) + i]`` is sample ``i`` of
-    ``epoch``, with ``random``, NumPy and torch seeded from
-    ``(seed, epoch, i, attempt)`` around the pipeline (see
-    :mod:`vicmae_mm.datasets.sample_seeding`). ``seed`` comes from the
-    sampler (the runner's seed) unless given here.
-
-    Bad files in any source are logged, counted and replaced by another
-    item **of the same source** (so the ratio holds), with at most
-    ``max_retries`` replacements: ``BaseDataset``'s refetch, extended to
-    files that raise (see :mod:`.robust_fetch`).
+    Sources are mmengine datasets whose pipelines end in two views
+    (:class:`VideoFramePairDataset`, or mmpretrain ``CustomDataset`` with
+    ``PairedMultiView``); their meta information need not agree. Use it
+    with :class:`MixedRatioSampler`: ``dataset[epoch * len(dataset) + i]``
+    is sample ``i`` of ``epoch``, with ``random``, NumPy and torch seeded
+    from ``(seed, epoch, i, attempt)`` (:mod:`.sample_seeding`). Bad files
+    are replaced by another item of the same source (so the ratio holds),
+    at most ``max_retries`` times (:mod:`.robust_fetch`).
 
     Args:
         datasets (Sequence[dict | BaseDataset]): The sources.

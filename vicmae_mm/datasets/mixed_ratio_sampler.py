@@ -20,23 +20,16 @@ _INTERLEAVE_SALT = 0x1A7E
 class MixedRatioSampler(Sampler):
     """Shuffle a :class:`MixedPairDataset` with a fixed image:video ratio.
 
-    Each epoch has ``samples_per_epoch`` samples (default: the dataset's
-    size), ``ceil(samples_per_epoch / world_size)`` per rank. On **every
-    rank** the images and videos of an epoch are in the configured ratio
-    (exact up to rounding to whole samples; quotas by largest remainder),
-    and, with ``interleave='even'``, spread evenly so every batch has that
-    ratio too. A kind's items come from an endless chain of permutations of
-    that kind's indices, so a kind smaller than its quota is repeated and a
-    larger one is covered over successive epochs; the ranks take disjoint
-    slices of each epoch's draw.
-
-    Like mmengine's ``DefaultSampler``, the order is a pure function of
-    ``(seed, epoch)``: ``set_epoch`` (called by ``DistSamplerSeedHook`` and
-    the training loops) selects the epoch, and a run resumed mid-epoch
-    replays exactly the same sequence, so mmengine's resume (which skips the
-    consumed iterations) sees the same samples. Indices are epoch-tagged
-    (``epoch * len(dataset) + i``) and the seed is handed to the dataset,
-    which seeds each sample's augmentations from them.
+    Each epoch has ``samples_per_epoch`` samples,
+    ``ceil(samples_per_epoch / world_size)`` per rank, and on every rank the
+    kinds are in the configured ratio (largest-remainder quotas), spread
+    evenly with ``interleave='even'`` so every batch keeps it. Each kind is
+    drawn from an endless chain of permutations of its indices (small kinds
+    repeat, large ones are covered over epochs); ranks take disjoint slices.
+    As with ``DefaultSampler`` the order is a pure function of
+    ``(seed, epoch)``, so mmengine's mid-epoch resume replays it. Indices
+    are epoch-tagged (``epoch * len(dataset) + i``) and the seed is handed
+    to the dataset, which seeds each sample's augmentations from them.
 
     Args:
         dataset (MixedPairDataset): The dataset.

@@ -1,18 +1,13 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Fetch a sample, skipping bad files with bounded retries.
 
-Skip policy: a file that cannot give a sample (missing, empty, corrupt,
-truncated or too short video, undecodable image) is **logged, counted and
-replaced** by another item of the same dataset, up to ``max_retries`` times:
-mmengine ``BaseDataset``'s refetch (``max_refetch`` tries, the replacement
-drawn by ``_rand_another``), extended to files that raise instead of
-returning None. Each skip is logged at once (in the worker process
-that met it) and recorded in the returned sample's meta
-(``skipped_samples``), so :class:`DataSkipSummaryHook` can list every bad
-file per epoch in the training log. Exhausting the retries raises an error
-listing every failure: a dataset that is mostly broken stops the run, a few
-bad files never do. Errors that mean a bug or a bad config (shape
-mismatches, wrong arguments) are not caught.
+A file that cannot give a sample (missing, empty, corrupt, truncated,
+undecodable) is logged, counted and replaced by another item of the same
+dataset, up to ``max_retries`` times: mmengine ``BaseDataset``'s refetch
+(``_rand_another``) extended to files that raise. Skips are recorded in the
+sample's meta (``skipped_samples``) for :class:`DataSkipSummaryHook`;
+exhausting the retries raises listing every failure. Errors that mean a bug
+or a bad config are not caught.
 """
 import logging
 from contextlib import nullcontext

@@ -1,8 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """mmengine's FSDP strategy, runnable without GPUs, with atomic saves."""
-import os
-import os.path as osp
-
 import torch
 import torch.nn as nn
 from mmengine._strategy import FSDPStrategy
@@ -11,6 +8,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import STRATEGIES
 from torch.distributed.fsdp import (FullOptimStateDictConfig,
                                     FullyShardedDataParallel)
+
+from .atomic_local_backend import atomic_write
 
 
 @STRATEGIES.register_module()
@@ -32,11 +31,9 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
     - Only ``state_dict_cfg='full'`` is accepted: sharded checkpoints are
       folders, which ``--resume`` does not find and the downstream
       libraries cannot read.
-    - The full state dict is written by rank 0 to a temporary file next to
-      the target, fsynced and renamed over it, as the ``atomic_local``
-      backend of ``CheckpointHook`` does (mmengine's strategies write with
-      the default backend): a kill while saving leaves the previous
-      checkpoint intact.
+    - Rank 0 writes the full state dict with :func:`atomic_write` (as the
+      ``atomic_local`` backend of ``CheckpointHook`` does): a kill while
+      saving leaves the previous checkpoint intact.
     - Resuming loads the optimizer state: mmengine 0.10.7 passes
       ``FSDP.optim_state_dict_to_load`` its arguments in the order of
       torch < 2.0 (state dict first), which torch 2 rejects.
@@ -79,16 +76,10 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
                 self.model, optimizer, state_dict))
 
     def save_checkpoint(self, filename: str, **kwargs) -> None:
-        if '://' in str(filename):  # remote storage: mmengine's writer
-            return super().save_checkpoint(filename, **kwargs)
-        folder, name = osp.split(osp.abspath(filename))
-        # the leftover pattern AtomicLocalBackend cleans up
-        tmp = osp.join(folder, f'.{name}.fsdp.tmp')
-        super().save_checkpoint(tmp, **kwargs)  # collective; rank 0 writes
-        if is_main_process():
-            with open(tmp, 'rb') as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, filename)
+        save = super().save_checkpoint  # collective; rank 0 writes
+        if '://' in str(filename) or not is_main_process():
+            return save(filename, **kwargs)
+        atomic_write(filename, lambda tmp: save(tmp, **kwargs))
 
 
 def refuse_sharded_model(runner, hook: str) -> None:

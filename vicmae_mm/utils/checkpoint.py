@@ -1,25 +1,16 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Safe checkpoint loading and weights-only-loadable checkpoint content.
 
-Loading policy (used by every path: resume, ``load_from``, ``init_cfg``
-``Pretrained``, converters and tools):
-
-* ``torch.load(weights_only=True)`` with :func:`safe_globals`, the explicit
-  list of non-tensor types that checkpoints legitimately hold (NumPy array,
-  dtype and scalar reconstruction). Callables such as ``getattr``, ``eval``
-  or ``os.system`` are never allowed. mmengine's own ``HistoryBuffer``
-  pickles its statistics methods through ``getattr``, so a message hub saved
-  by plain mmengine cannot be loaded weights-only at all; it is refused like
-  any other file that needs code to unpickle.
-* A checkpoint needing anything else is refused with
-  :class:`UnsafeCheckpointError`, naming the file and the offending global.
-* Full unpickling happens only for files the user explicitly trusts:
-  listed in the ``VICMAE_TRUSTED_CHECKPOINTS`` environment variable
-  (``os.pathsep``-separated files or folders) or passed to
-  :func:`trust_checkpoint` (``--trust-checkpoint`` in the tools).
-
-What the toolkit saves needs none of that: see
-:func:`plain_message_hub_state` and ``WeightsOnlyCheckpointHook``.
+Every load path (resume, ``load_from``, ``init_cfg`` ``Pretrained``,
+converters, tools) uses ``torch.load(weights_only=True)`` with
+:func:`safe_globals` (NumPy array/dtype/scalar reconstruction only; never
+callables such as ``getattr``, so a plain mmengine ``HistoryBuffer`` is
+refused). Anything else raises :class:`UnsafeCheckpointError` naming the
+file and the global, unless the file is trusted via
+``VICMAE_TRUSTED_CHECKPOINTS`` (``os.pathsep``-separated files or folders)
+or :func:`trust_checkpoint` (``--trust-checkpoint``). What the toolkit saves
+needs none of that: see :func:`plain_message_hub_state` and
+``WeightsOnlyCheckpointHook``.
 """
 import os
 import os.path as osp
@@ -38,8 +29,9 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """Raised when a checkpoint needs globals outside the allowlist."""
 
 
-def _numpy_globals() -> List[Any]:
-    """NumPy callables/types that reconstruct arrays and scalars."""
+def safe_globals() -> List[Any]:
+    """The allowlist passed to ``torch.serialization.safe_globals``: NumPy
+    callables/types that reconstruct arrays and scalars."""
     found = [np.ndarray, np.dtype]
     for modname in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         try:
@@ -54,11 +46,6 @@ def _numpy_globals() -> List[Any]:
             getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
         ]
     return found
-
-
-def safe_globals() -> List[Any]:
-    """The allowlist passed to ``torch.serialization.safe_globals``."""
-    return _numpy_globals()
 
 
 def trust_checkpoint(path: str) -> None:
@@ -128,9 +115,8 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
-def safe_load_checkpoint(filename: str, map_location: Any = None) -> Any:
-    """mmengine ``CheckpointLoader`` scheme for local files."""
-    return safe_torch_load(filename, map_location)
+# mmengine ``CheckpointLoader`` scheme for local files
+safe_load_checkpoint = safe_torch_load
 
 
 def safe_load_url(url: str,

@@ -1,22 +1,17 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Key mappings between the three layouts a ViC-MAE checkpoint comes in.
+"""Key mappings between the layouts a ViC-MAE checkpoint comes in.
 
-* **official**: the released ViC-MAE ``.pth`` — a dict whose ``model``
-  entry uses timm names (``patch_embed.proj``, ``blocks.{i}.norm1``,
-  ``norm``, ``decoder_blocks.{i}.mlp.fc1``, ``decoder_norm``, the projector
-  as an ``nn.Sequential`` ``projector.{0,1,3,4,6}``).
-* **vicmae_mm**: an mmengine checkpoint whose ``state_dict`` holds
-  ``backbone.*`` in mmpretrain ``VisionTransformer`` names, ``neck.*`` in
-  mmpretrain ``MAEPretrainDecoder`` names and ``projector.fc{k}/bn{k}``
-  (mmpretrain ``NonLinearNeck``), see ``docs/architecture.md``.
-* **timm**: the state dict of ``timm.models.vision_transformer.
-  VisionTransformer`` (encoder only); its names are the official encoder's.
+* **official**: the released ``.pth`` (``model`` entry, timm names, the
+  projector as ``nn.Sequential`` ``projector.{0,1,3,4,6}``);
+* **vicmae_mm**: ``backbone.*`` / ``neck.*`` in mmpretrain
+  ``VisionTransformer`` / ``MAEPretrainDecoder`` names and
+  ``projector.fc{k}/bn{k}`` (see ``docs/architecture.md``);
+* **timm**: a timm ``VisionTransformer`` state dict (the official encoder).
 
-Every function is a pure key rename (tensors are shared, never changed), so
-a conversion followed by its inverse returns the identical state dict. Keys
-that no rule understands are never dropped silently: they raise
-:class:`CheckpointFormatError` naming them. The command-line tools (file
-loading and saving, printing) are in ``tools/model_converters/``.
+Every function is a pure key rename (tensors shared), so a conversion and
+its inverse round-trip exactly. Keys no rule understands raise
+:class:`CheckpointFormatError` naming them. The command-line tools are in
+``tools/model_converters/``.
 """
 import re
 from collections import OrderedDict
@@ -129,12 +124,8 @@ def _unknown_error(what: str, keys: Sequence[str], hint: str) -> None:
 def _rename_all(state_dict: StateDict,
                 rename: Callable[[str], Optional[Tuple[str, str]]],
                 report: ConversionReport) -> Tuple[StateDict, List[str]]:
-    """Apply ``rename`` to every key, recording each mapping in ``report``.
-
-    Returns:
-        tuple: The renamed state dict (same tensors, same order) and the
-        keys ``rename`` did not understand.
-    """
+    """Rename every key (same tensors, same order), recording it in
+    ``report``; also returns the keys ``rename`` did not understand."""
     out: StateDict = OrderedDict()
     unknown = []
     for key, value in state_dict.items():
@@ -163,36 +154,29 @@ def _strip_module_prefix(state_dict: StateDict,
     return state_dict
 
 
-# --------------------------------------------------------------------------
-# official <-> vicmae_mm
-# --------------------------------------------------------------------------
-def _official_projector_key(key: str) -> Optional[Tuple[str, str]]:
-    match = _OFFICIAL_PROJ.match(key)
-    if not match:
+def _projector_key(key: str,
+                   to_official: bool) -> Optional[Tuple[str, str]]:
+    """Rename one projector key (official index ``3k`` is ``fc{k}``,
+    ``3k+1`` is ``bn{k}``); ``(new key, rule label)`` or None."""
+    if to_official:
+        match = VICMAE_PROJECTOR_KEY.match(key)
+        if not match:
+            return None
+        k, linear = int(match['k']), match['kind'] == 'fc'
+    else:
+        match = _OFFICIAL_PROJ.match(key)
+        if not match or int(match['j']) % 3 == 2:
+            return None
+        k, r = divmod(int(match['j']), 3)
+        linear = r == 0
+    if match['q'] not in (LINEAR_PARAMS if linear else _BN_PARAMS):
         return None
-    j, q = int(match['j']), match['q']
-    k, r = divmod(j, 3)
-    if r == 0 and q in LINEAR_PARAMS:
-        return f'projector.fc{k}.{q}', 'projector.{3k} (Linear) -> ' \
-            'projector.fc{k}'
-    if r == 1 and q in _BN_PARAMS:
-        return f'projector.bn{k}.{q}', 'projector.{3k+1} (BatchNorm) -> ' \
-            'projector.bn{k}'
-    return None
-
-
-def _vicmae_projector_key(key: str) -> Optional[Tuple[str, str]]:
-    match = VICMAE_PROJECTOR_KEY.match(key)
-    if not match:
-        return None
-    k, q = int(match['k']), match['q']
-    if match['kind'] == 'fc' and q in LINEAR_PARAMS:
-        return f'projector.{3 * k}.{q}', 'projector.fc{k} -> ' \
-            'projector.{3k} (Linear)'
-    if match['kind'] == 'bn' and q in _BN_PARAMS:
-        return f'projector.{3 * k + 1}.{q}', 'projector.bn{k} -> ' \
-            'projector.{3k+1} (BatchNorm)'
-    return None
+    ours = ('projector.fc{k}', f'projector.fc{k}') if linear else \
+        ('projector.bn{k}', f'projector.bn{k}')
+    official = ('projector.{3k} (Linear)', f'projector.{3 * k}') if linear \
+        else ('projector.{3k+1} (BatchNorm)', f'projector.{3 * k + 1}')
+    src, dst = (ours, official) if to_official else (official, ours)
+    return f'{dst[1]}.{match["q"]}', f'{src[0]} -> {dst[0]}'
 
 
 _TO_VICMAE = _Renamer(ENCODER_RULES + DECODER_RULES)
@@ -220,7 +204,7 @@ def official_to_vicmae(
     _check_tensors(state_dict, what)
     state_dict = _strip_module_prefix(state_dict, report)
     out, unknown = _rename_all(
-        state_dict, lambda k: _TO_VICMAE(k) or _official_projector_key(k),
+        state_dict, lambda k: _TO_VICMAE(k) or _projector_key(k, False),
         report)
     if unknown:
         _unknown_error(
@@ -263,7 +247,7 @@ def vicmae_to_official(
     _check_tensors(state_dict, what)
     check_vicmae_encoder(state_dict, what)
     out, unknown = _rename_all(
-        state_dict, lambda k: _TO_OFFICIAL(k) or _vicmae_projector_key(k),
+        state_dict, lambda k: _TO_OFFICIAL(k) or _projector_key(k, True),
         report)
     if unknown:
         _unknown_error(
@@ -273,9 +257,6 @@ def vicmae_to_official(
     return out, report
 
 
-# --------------------------------------------------------------------------
-# vicmae_mm -> timm
-# --------------------------------------------------------------------------
 _ENCODER_TO_TIMM = _Renamer(ENCODER_RULES, reverse=True)
 
 
@@ -331,9 +312,6 @@ def vicmae_to_timm(
     return out, report
 
 
-# --------------------------------------------------------------------------
-# Backbone extraction
-# --------------------------------------------------------------------------
 def extract_backbone(
         state_dict: StateDict,
         strip_prefix: bool = False,

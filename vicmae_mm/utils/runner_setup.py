@@ -9,8 +9,6 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 _AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
-
-
 # Scopes whose CPU code paths do not accept bf16 activations.
 _FP32_ONLY_CPU_SCOPES = ('mmdet', 'mmaction')
 
@@ -85,19 +83,13 @@ def ensure_weights_only_checkpoints(cfg: Config) -> None:
 
 
 def prepare_cpu_distributed(cfg: Config) -> None:
-    """Make ``--launcher pytorch`` (torchrun) work on machines without GPUs.
+    """Make ``--launcher pytorch`` (torchrun) work without GPUs.
 
-    mmengine's launcher assumes GPUs twice: ``init_dist`` calls
-    ``torch.cuda.set_device(LOCAL_RANK)`` before creating the process
-    group, and the runner wraps the model in DDP with
-    ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU modules. Without
-    CUDA this creates the process group itself (``env://``, the backend of
-    ``env_cfg.dist_cfg``; ``nccl`` becomes ``gloo``), which the runner then
-    reuses, and sets ``device_ids=None`` in ``model_wrapper_cfg``. With a
-    GPU, or another launcher, it does nothing.
-
-    Call it after the command line is merged into ``cfg`` and before the
-    runner is built.
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``. Without CUDA this creates the
+    process group itself (``env://``; ``nccl`` becomes ``gloo``), which the
+    runner reuses, and sets ``device_ids=None``. Call it after the command
+    line is merged into ``cfg``, before the runner is built.
     """
     if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
         return
@@ -133,15 +125,11 @@ def prepare_cpu_distributed(cfg: Config) -> None:
 
 
 def finish_distributed() -> None:
-    """Tear down the default process group once every rank is done.
+    """Barrier, then destroy the default process group (if any).
 
-    mmengine never destroys the process group it creates. With gloo, a rank
-    that reaches interpreter shutdown while another still talks to the
-    store rank 0 hosts (or with the group's threads still alive) can die
-    in ``std::terminate`` ("terminate called without an active exception",
-    exit code -6) after a successful run; under load this happened in about
-    one run of four. A barrier, then an explicit destroy, ends every rank
-    cleanly. A no-op without an initialised process group.
+    mmengine never destroys it; with gloo a rank reaching interpreter
+    shutdown while another still talks to rank 0's store could die in
+    ``std::terminate`` (exit -6) after a successful run.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
@@ -151,14 +139,10 @@ def finish_distributed() -> None:
 def keep_freed_memory_in_process(top_pad: int = 1 << 30) -> bool:
     """Stop glibc from returning freed tensor memory to the OS between steps.
 
-    A training step frees and reallocates the same activation sizes every
-    iteration. glibc's default trims the heap top and unmaps large blocks as
-    soon as they are freed, so the next step page-faults the memory back in
-    (zeroed by the kernel): about 5% of a ViT-B/16 ViC-MAE CPU step here
-    (``tools/analysis/benchmark_pretrain.py``). This raises the trim
-    threshold and keeps a ``top_pad`` reserve; RSS then stays at its peak.
-    It changes nothing but the allocator's bookkeeping and is a no-op
-    outside glibc (e.g. macOS).
+    Each step reallocates the same activation sizes; glibc's default trims
+    and unmaps them on free, so the next step page-faults them back (about
+    5% of a ViT-B/16 CPU step, ``tools/analysis/benchmark_pretrain.py``).
+    RSS then stays at its peak. A no-op outside glibc.
 
     Args:
         top_pad (int): Extra bytes requested from the OS at each heap growth.

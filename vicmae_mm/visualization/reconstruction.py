@@ -96,11 +96,9 @@ def reconstruct(model,
                 paste_visible: bool = True) -> Dict[str, torch.Tensor]:
     """Mask, encode, decode and de-normalise a batch of model inputs.
 
-    ``MAEPretrainHead`` with ``norm_pix`` predicts every patch normalised by
-    its own mean and variance; the prediction is mapped back to pixels with
-    the mean/variance of the corresponding *original* patch (the statistics
-    the target was normalised with), then through the data preprocessor's
-    mean/std.
+    With ``norm_pix`` the prediction is mapped back to pixels with the
+    mean/variance of the original patch (what the target was normalised
+    with), then through the data preprocessor's mean/std.
 
     Args:
         model: A ViC-MAE (or MAE) model with ``backbone`` (masked ViT),
@@ -203,8 +201,7 @@ def reconstruction_grid(model,
     Args:
         model: See :func:`reconstruct`.
         views (Sequence[Sequence[torch.Tensor]]): Per sample, its views.
-        mask_seed (int): See :func:`reconstruct`.
-        paste_visible (bool): See :func:`reconstruct`.
+        mask_seed, paste_visible: See :func:`reconstruct`.
         min_panel_size (int): See :func:`compose_grid`.
 
     Returns:

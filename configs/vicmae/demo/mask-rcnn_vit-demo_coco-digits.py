@@ -8,7 +8,7 @@
 # written by tools/data/demo/generate_demo_data.py).
 #
 #   python tools/train.py configs/vicmae/demo/mask-rcnn_vit-demo_coco-digits.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_1000.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_500.pth
 _base_ = [
     '../benchmarks/mmdet/'
     'mask-rcnn_vit-base-p16_vicmae-pre_16xb4-lsj-100e_coco-instance.py',
@@ -36,7 +36,7 @@ model = dict(
         # each half (ViTDet: every third block of twelve)
         window_size=4,
         global_attn_indexes=(1, 3),
-        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_1000.pth')),
+        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_500.pth')),
     # stride-8 tokens -> pyramid at strides 4, 8, 16 (+ 32, 64 pooled)
     neck=dict(
         in_channels=arch['embed_dims'],
@@ -112,8 +112,9 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
 # fp32 on CPU (mmcv's CPU nms / RoIAlign take float32 only); the recipe's
-# AdamW + layer decay, lr for a short run at batch 8
-max_epochs = 8
+# AdamW + layer decay, lr for a short run at batch 8. 16 epochs: sized for
+# the 50 train images (about 110 iterations) that make demo trains on.
+max_epochs = 16
 optim_wrapper = dict(
     type='OptimWrapper',
     _delete_=True,

@@ -11,7 +11,7 @@
 # task needs motion.
 #
 #   python tools/train.py configs/vicmae/demo/vit-demo_direction_moving-digits.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_1000.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_500.pth
 _base_ = [
     '../benchmarks/mmaction2/vit-base-p16_vicmae-pre_8xb8-u16-40e_sthv2-rgb.py',
     './_base_/demo_sizes.py',
@@ -29,7 +29,7 @@ model = dict(
         img_size=img_size,
         patch_size=_base_.demo_patch_size,
         num_frames=num_frames,
-        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_1000.pth')),
+        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_500.pth')),
     cls_head=dict(num_classes=num_classes, in_channels=arch['embed_dims']),
     data_preprocessor=dict(
         blending=dict(augments=[
@@ -80,8 +80,9 @@ test_dataloader = dict(
         pipeline=test_pipeline))
 
 # fp32 on CPU (mmaction2's hard-label loss and bf16 autocast disagree);
-# layer decay over the demo encoder's depth; lr for a short run
-max_epochs = 30
+# layer decay over the demo encoder's depth; lr for a short run (make demo
+# trains on 10 clips per class: 100 iterations)
+max_epochs = 20
 warmup_epochs = 2
 optim_wrapper = dict(
     _delete_=True,

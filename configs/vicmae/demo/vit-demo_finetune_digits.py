@@ -7,7 +7,7 @@
 # written by tools/data/demo/generate_demo_data.py).
 #
 #   python tools/train.py configs/vicmae/demo/vit-demo_finetune_digits.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_1000.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_500.pth
 _base_ = [
     '../benchmarks/mmpretrain/vit-base-p16_8xb128-coslr-100e_in1k.py',
     './_base_/demo_sizes.py',
@@ -23,7 +23,7 @@ model = dict(
         arch=dict(_delete_=True, **arch),
         img_size=img_size,
         patch_size=_base_.demo_patch_size,
-        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_1000.pth')),
+        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_500.pth')),
     head=dict(num_classes=num_classes, in_channels=arch['embed_dims']))
 data_preprocessor = dict(num_classes=num_classes)
 
@@ -71,8 +71,8 @@ val_evaluator = dict(type='Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
 # AdamW with layer decay as in the recipe, fp32 on CPU; lr for a short run
-max_epochs = 30
-warmup_epochs = 2
+max_epochs = 10
+warmup_epochs = 1
 optim_wrapper = dict(
     type='OptimWrapper', _delete_=True,
     optimizer=dict(

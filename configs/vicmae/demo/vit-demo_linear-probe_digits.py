@@ -6,7 +6,7 @@
 # images/{train,val}.txt written by tools/data/demo/generate_demo_data.py).
 #
 #   python tools/train.py configs/vicmae/demo/vit-demo_linear-probe_digits.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_1000.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/pretrain_demo/iter_500.pth
 _base_ = [
     '../benchmarks/mmpretrain/vit-base-p16_8xb2048-linear-coslr-90e_in1k.py',
     './_base_/demo_sizes.py',
@@ -23,7 +23,7 @@ model = dict(
         img_size=img_size,
         patch_size=_base_.demo_patch_size,
         frozen_stages=arch['num_layers'],
-        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_1000.pth')),
+        init_cfg=dict(checkpoint='work_dirs/pretrain_demo/iter_500.pth')),
     neck=[
         dict(type='GlobalAveragePooling'),
         dict(type='ClsBatchNormNeck', input_features=arch['embed_dims']),

@@ -30,7 +30,6 @@ import logging
 import os
 import os.path as osp
 import statistics
-import tempfile
 import threading
 import time
 from typing import Callable, Dict, Optional, Tuple
@@ -85,15 +84,15 @@ def _remember(key: Tuple, choice: str) -> None:
     path = _cache_file()
     if path is None:
         return
+    # lazy: vicmae_mm.engine imports the models package
+    from vicmae_mm.engine.atomic_local_backend import atomic_write
     try:
         data = _read_cache(path)
         data[_cache_key(key)] = choice
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=osp.dirname(osp.abspath(path)),
-                                   suffix='.tmp')
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        # ranks of a job may write at once: keep each other's temp files
+        atomic_write(path,
+                     json.dumps(data, indent=1, sort_keys=True).encode(),
+                     clean_stale=False)
     except OSError as err:
         print_log(f'CPU kernel choices not cached ({path}: {err})',
                   logger='current', level=logging.WARNING)

@@ -25,24 +25,18 @@ from vicmae_mm.models.utils.pretrained_vit import (resolve_arch,
 
 class RelPosAttention(Attention):
     """ViTSAM's attention (same parameters and keys) computed by
-    :func:`torch.nn.functional.scaled_dot_product_attention`.
-
-    The decomposed relative-position bias is passed to SDPA as its mask, so
-    the softmax input is never materialised separately (about 3x faster
-    and less memory than ViTSAM's explicit ``softmax(qk^T + bias)v`` on CPU
-    for a 64x64 global grid; fused kernels on GPU). The tables start at
-    zero, so a freshly loaded model computes the pretrained attention.
+    :func:`torch.nn.functional.scaled_dot_product_attention`, with the
+    decomposed relative-position bias as its mask (about 3x faster than
+    ViTSAM's explicit softmax on CPU for a 64x64 global grid).
 
     Args:
         embed_dims (int): Token width.
         num_heads (int): Heads; must divide ``embed_dims``.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        use_rel_pos (bool): Decomposed relative positions.
+        use_rel_pos (bool): Decomposed relative positions (zero-initialised).
             Defaults to False.
         input_size (tuple[int, int], optional): Grid the relative tables
-            are sized for (the window, or the whole map for global
-            attention); others are served by interpolation. Required when
-            ``use_rel_pos``.
+            are sized for; required when ``use_rel_pos``.
     """
 
     def __init__(self,
@@ -82,10 +76,8 @@ class RelPosAttention(Attention):
 
 class ViTDetLayer(TransformerEncoderLayer):
     """ViTSAM's encoder layer as ViTDet trains it: stochastic depth on the
-    attention branch too (ViTSAM has it on the MLP only), SDPA attention
-    and optional activation checkpointing. Same keys (``ln1``,
-    ``attn.qkv``, ``attn.proj``, ``ln2``, ``ffn``) as mmpretrain's
-    ``VisionTransformer`` layers.
+    attention branch too (ViTSAM has it on the MLP only), SDPA attention and
+    optional activation checkpointing; mmpretrain ``VisionTransformer`` keys.
 
     Args:
         embed_dims (int): Token width.
@@ -159,26 +151,16 @@ class ViTDet(ViTSAM):
     """Plain ViT backbone for detection (`ViTDet
     <https://arxiv.org/abs/2203.16527>`_) on mmpretrain's ``ViTSAM``.
 
-    ViTSAM's windowed attention in most blocks and global attention in a
-    few (by default the last block of each quarter), absolute positions on
-    the detection grid, zero-initialised decomposed relative positions and
-    ViTSAM's load-time resizing of both. It returns the last block's map at
-    stride ``patch_size`` (no channel reduction); a
-    :class:`SimpleFeaturePyramid` neck builds the pyramid from it. Block
-    depths for layer-wise lr decay are mmpretrain ``VisionTransformer``'s.
-
-    **Loading the pretraining checkpoint.** Parameter names are mmpretrain
-    ``VisionTransformer``'s, so
-    ``init_cfg=dict(type='Pretrained', checkpoint=CKPT, prefix='backbone.')``
-    loads a ViC-MAE checkpoint. What this class adds to ViTSAM's load hook:
-    the pretraining ``pos_embed`` ``(1, 1 + h*w, C)`` loses its cls position
-    and becomes the ``(1, h, w, C)`` grid ViTSAM then interpolates; a
-    checkpoint of another width or patch size is refused with an error
-    naming the key. What stays unmatched is reported by mmengine by name
-    and is expected: *missing* ``layers.{i}.attn.rel_pos_{h,w}`` (new, zero
-    start) and *unexpected* ``cls_token`` and ``ln1.{weight,bias}`` (ViTDet
-    pools no token and, like the original, drops the pretraining final
-    norm: the neck normalises each pyramid level itself).
+    Windowed attention in most blocks, global in a few (default: the last
+    of each quarter); returns the last block's map at stride
+    ``patch_size`` for a :class:`SimpleFeaturePyramid`. Layer depths for
+    lr decay are mmpretrain ``VisionTransformer``'s. A ViC-MAE checkpoint
+    loads with ``init_cfg=dict(type='Pretrained', checkpoint=CKPT,
+    prefix='backbone.')``: ``pos_embed`` loses its cls position before
+    ViTSAM resizes it, another width or patch size is refused naming the
+    key. Expected by design: *missing* ``layers.{i}.attn.rel_pos_{h,w}``
+    (zero start), *unexpected* ``cls_token`` and ``ln1.*`` (the neck
+    normalises each level itself).
 
     Args:
         arch (str | dict): A name of :attr:`ViCMAEViT.arch_zoo`
@@ -209,6 +191,9 @@ class ViTDet(ViTSAM):
             Defaults to 'bicubic'.
         with_cp (bool): Activation checkpointing of every block while
             training (less memory, one more forward). Defaults to False.
+        frozen_stages (int): Freeze the patch and position embeddings and
+            the first ``frozen_stages`` blocks (no gradient, eval mode);
+            ``num_layers`` freezes the whole backbone. Defaults to -1.
         init_cfg (dict | list, optional): Initialisation, typically
             ``Pretrained``. Defaults to ViTDet's truncated-normal Linears
             and unit LayerNorms.
@@ -233,6 +218,7 @@ class ViTDet(ViTSAM):
                  act_cfg: dict = dict(type='GELU'),
                  interpolate_mode: str = 'bicubic',
                  with_cp: bool = False,
+                 frozen_stages: int = -1,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         settings = resolve_arch('ViTDet', arch, self.arch_zoo)
         depth = settings['num_layers']
@@ -291,6 +277,20 @@ class ViTDet(ViTSAM):
                 window_size=0 if i in global_attn_indexes else window_size,
                 input_size=self.patch_resolution,
                 with_cp=with_cp) for i in range(depth))
+        if not -1 <= frozen_stages <= depth:
+            raise ValueError(f'ViTDet: frozen_stages must be in [-1, {depth}]'
+                             f', got {frozen_stages}')
+        # ViTSAM froze its own layers before they were replaced
+        self.frozen_stages = frozen_stages
+        if frozen_stages > 0:
+            self._freeze_stages()
+
+    def train(self, mode: bool = True) -> 'ViTDet':
+        """Keep frozen stages in eval mode (no dropout / drop path)."""
+        super().train(mode)
+        if mode and self.frozen_stages > 0:
+            self._freeze_stages()
+        return self
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:

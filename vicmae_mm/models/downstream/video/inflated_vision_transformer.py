@@ -27,91 +27,56 @@ from .inflation import INFLATION_MODES, inflate_patch_kernel
 class InflatedVisionTransformer(BaseModule):
     """Video ViT that loads an image ViT checkpoint (mmpretrain key names).
 
-    The ViC-MAE pretraining checkpoint stores its encoder under
-    ``backbone.`` with mmpretrain ``VisionTransformer`` names. This backbone
-    takes those weights with
-    ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')``
-    and adapts them in its own load hook (:meth:`_load_from_state_dict`):
+    Load with ``init_cfg=dict(type='Pretrained', checkpoint=...,
+    prefix='backbone.')``; :meth:`_load_from_state_dict` adapts the image
+    weights: ``layers.{i}`` become ``blocks.{i}`` (mmpretrain
+    ``TransformerEncoderLayer``; ``blocks`` and the class name are what
+    mmaction2's ``LearningRateDecayOptimizerConstructor`` looks for), the
+    patch kernel is inflated to a tubelet (:func:`inflate_patch_kernel`),
+    ``pos_embed`` is resized to this patch grid (cls position dropped unless
+    ``with_cls_token``) and any weight still mis-shaped raises a
+    ``ValueError`` naming it (mmengine would only warn).
 
-    - ``patch_embed.projection.weight`` ``(C, 3, p, p)`` is inflated to a
-      tubelet kernel ``(C, 3, t, p, p)`` (``inflate_init``: ``'average'``
-      or ``'center'``, see :func:`inflate_patch_kernel`);
-    - ``pos_embed`` (the fixed sin-cos of pretraining, with a cls position)
-      is resized to this model's patch grid; the cls position is dropped
-      when ``with_cls_token=False``. In ``'joint'`` mode the spatial
-      embedding is shared by every time step and a learnable
-      ``temporal_pos_embed`` (zeros at start, so not in the checkpoint) is
-      added;
-    - ``layers.{i}.*`` become ``blocks.{i}.*``: the blocks are mmpretrain's
-      ``TransformerEncoderLayer``, so everything under the block index
-      matches the checkpoint. The container is called ``blocks`` (and the
-      class name contains ``VisionTransformer``) because that is what
-      mmaction2's ``LearningRateDecayOptimizerConstructor`` looks for to
-      give block ``i`` layer id ``i + 1``;
-    - a weight whose shape still differs from the model's raises a
-      ``ValueError`` naming it (mmengine would only warn and keep the
-      random weight). Keys the model lacks (``cls_token`` without a cls
-      token) and new parameters (``temporal_pos_embed``, ``fc_norm``) are
-      reported by mmengine's loader as unexpected / missing keys by name.
-
-    Modes:
-
-    - ``'joint'``: joint space-time attention over all ``T/t * h * w``
-      tubelet tokens (VideoMAE fine-tuning).
-    - ``'framewise'``: the image encoder runs on each frame (tubelet size
-      1, attention within a frame, no temporal embedding) and features are
-      averaged over time: cheap transfer, no temporal modelling.
-
-    Output (``out_type``): ``'avg_featmap'`` (default) is the mean of all
-    patch tokens after the per-token final norm ``ln1`` (the pretrained
-    encoder norm), followed by a fresh ``fc_norm`` (VideoMAE's mean-pooling
-    head norm), shape ``(B, C)``; ``'featmap'`` gives ``(B, C, T', h, w)``
-    and ``'cls_token'`` the (time-averaged) cls token.
-
-    With ``inflate_init='average'`` (or ``'center'``), a zero temporal
-    embedding and no cls token, a clip of identical frames gives exactly
-    the pooled feature of the image encoder on that frame: every tubelet
-    token equals the image patch token, and attention over ``T'`` copies of
-    each key gives the same weights as over one copy. A single cls token
-    would break that (it would get ``T'`` times less attention mass), which
-    is one reason it is off by default.
+    ``'joint'`` mode attends over all ``T/t * h * w`` tubelet tokens and adds
+    a learnable ``temporal_pos_embed`` (zero at start) to the shared spatial
+    embedding; ``'framewise'`` runs the image encoder on each frame
+    (tubelet 1) and averages over time. With a zero temporal embedding and
+    no cls token, a clip of identical frames gives exactly the image
+    encoder's pooled feature.
 
     Args:
-        arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
-            or a dict with ``embed_dims``, ``num_layers``, ``num_heads`` and
+        arch (str | dict): Name in ``arch_zoo`` or a dict with
+            ``embed_dims``, ``num_layers``, ``num_heads`` and
             ``feedforward_channels``. Defaults to ``'base'``.
-        img_size (int | Sequence[int]): Input frame size ``(H, W)``.
-            Defaults to 224.
+        img_size (int | Sequence[int]): Frame size. Defaults to 224.
         patch_size (int): Spatial patch size. Defaults to 16.
         in_channels (int): Input channels. Defaults to 3.
         num_frames (int): Frames per clip. Defaults to 16.
-        tubelet_size (int, optional): Frames per token. Defaults to 2 in
-            ``'joint'`` mode and must be 1 in ``'framewise'`` mode.
+        tubelet_size (int, optional): Frames per token; 2 in ``'joint'``
+            mode, must be 1 in ``'framewise'``.
         mode (str): ``'joint'`` or ``'framewise'``. Defaults to ``'joint'``.
-        inflate_init (str): How a 2-D patch kernel becomes a tubelet kernel:
-            ``'average'`` or ``'center'``. Defaults to ``'average'``.
+        inflate_init (str): ``'average'`` or ``'center'``.
+            Defaults to ``'average'``.
         with_cls_token (bool): Prepend the cls token. Defaults to False.
-        final_norm (bool): Apply the encoder's final norm ``ln1`` to every
-            token before pooling (loaded from the checkpoint). Defaults to
-            True.
-        out_type (str): ``'avg_featmap'``, ``'featmap'`` or ``'cls_token'``.
+        final_norm (bool): Pretrained per-token norm ``ln1`` before pooling.
+            Defaults to True.
+        out_type (str): ``'avg_featmap'`` (mean of the patch tokens, then a
+            new ``fc_norm``; ``(B, C)``), ``'featmap'``
+            (``(B, C, T', h, w)``) or ``'cls_token'``.
             Defaults to ``'avg_featmap'``.
-        drop_rate (float): Dropout after the position embedding and in the
-            blocks. Defaults to 0.
-        drop_path_rate (float): Stochastic depth rate, linearly increasing
-            over blocks. Defaults to 0.
-        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        norm_cfg (dict): Norm layers. Defaults to ``dict(type='LN',
-            eps=1e-6)`` as in ViC-MAE pretraining.
-        interpolate_mode (str): Mode used to resize the spatial position
-            embedding. Defaults to ``'bicubic'``.
-        with_cp (bool): Activation checkpointing of every block while
-            training (``torch.utils.checkpoint``). Defaults to False.
-        layer_cfgs (dict | Sequence[dict]): Extra arguments of each
-            ``TransformerEncoderLayer``. Defaults to ``dict()``.
-        init_cfg (dict | list[dict], optional): Initialisation config,
-            typically ``dict(type='Pretrained', checkpoint=...,
-            prefix='backbone.')``. Defaults to None.
+        drop_rate (float): Dropout rate. Defaults to 0.
+        drop_path_rate (float): Stochastic depth, linear over blocks.
+            Defaults to 0.
+        qkv_bias (bool): Bias in qkv. Defaults to True.
+        norm_cfg (dict): Norm layers. Defaults to LN with eps 1e-6.
+        interpolate_mode (str): Position-embedding resizing mode.
+            Defaults to ``'bicubic'``.
+        with_cp (bool): Activation checkpointing while training.
+            Defaults to False.
+        layer_cfgs (dict | Sequence[dict]): Extra arguments of each block.
+            Defaults to ``dict()``.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+            Defaults to None.
     """
 
     arch_zoo = ViCMAEViT.arch_zoo
@@ -187,12 +152,13 @@ class InflatedVisionTransformer(BaseModule):
                                  self.img_size[1] // patch_size)
         num_patches = self.patch_resolution[0] * self.patch_resolution[1]
 
+        kernel = (tubelet_size, patch_size, patch_size)
         self.patch_embed = PatchEmbed(
             in_channels=in_channels,
             embed_dims=self.embed_dims,
             conv_type='Conv3d',
-            kernel_size=(tubelet_size, patch_size, patch_size),
-            stride=(tubelet_size, patch_size, patch_size),
+            kernel_size=kernel,
+            stride=kernel,
             padding=(0, 0, 0),
             dilation=(1, 1, 1))
         if with_cls_token:
@@ -201,33 +167,29 @@ class InflatedVisionTransformer(BaseModule):
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_extra_tokens + num_patches,
                         self.embed_dims))
-        if mode == 'joint':
-            self.temporal_pos_embed = nn.Parameter(
-                torch.zeros(1, num_frames // tubelet_size, self.embed_dims))
-        else:
-            self.temporal_pos_embed = None
+        self.temporal_pos_embed = nn.Parameter(
+            torch.zeros(1, num_frames // tubelet_size,
+                        self.embed_dims)) if mode == 'joint' else None
         self.drop_after_pos = nn.Dropout(p=drop_rate)
 
-        dpr = np.linspace(0, drop_path_rate, self.num_layers)
         if isinstance(layer_cfgs, dict):
             layer_cfgs = [layer_cfgs] * self.num_layers
         if len(layer_cfgs) != self.num_layers:
             raise ValueError(f'{name}: {len(layer_cfgs)} layer_cfgs for '
                              f'{self.num_layers} layers')
-        self.blocks = ModuleList()
-        for i in range(self.num_layers):
-            cfg = dict(
-                embed_dims=self.embed_dims,
-                num_heads=self.arch_settings['num_heads'],
-                feedforward_channels=self.arch_settings[
-                    'feedforward_channels'],
-                drop_rate=drop_rate,
-                drop_path_rate=float(dpr[i]),
-                qkv_bias=qkv_bias,
-                norm_cfg=norm_cfg)
-            cfg.update(layer_cfgs[i])
-            self.blocks.append(TransformerEncoderLayer(**cfg))
-
+        block_cfg = dict(
+            embed_dims=self.embed_dims,
+            num_heads=self.arch_settings['num_heads'],
+            feedforward_channels=self.arch_settings['feedforward_channels'],
+            drop_rate=drop_rate,
+            qkv_bias=qkv_bias,
+            norm_cfg=norm_cfg)
+        dpr = np.linspace(0, drop_path_rate, self.num_layers)
+        self.blocks = ModuleList(
+            TransformerEncoderLayer(**{
+                **block_cfg, 'drop_path_rate': float(rate),
+                **cfg
+            }) for rate, cfg in zip(dpr, layer_cfgs))
         if final_norm:
             self.ln1 = build_norm_layer(norm_cfg, self.embed_dims)
         if out_type == 'avg_featmap':
@@ -237,13 +199,10 @@ class InflatedVisionTransformer(BaseModule):
         """Random init, or the pretrained weights when ``init_cfg`` says."""
         super().init_weights()
         if not is_pretrained(self.init_cfg):
-            trunc_normal_(self.pos_embed, std=0.02)
             # the temporal embedding stays zero: a static clip then looks
             # like an image to the blocks
+            trunc_normal_(self.pos_embed, std=0.02)
 
-    # ------------------------------------------------------------------
-    # loading an image checkpoint
-    # ------------------------------------------------------------------
     def _load_from_state_dict(self, state_dict: Dict[str, torch.Tensor],
                               prefix: str, *args, **kwargs) -> None:
         """Adapt image-encoder weights in place, then load as usual."""
@@ -321,9 +280,6 @@ class InflatedVisionTransformer(BaseModule):
                              'tubelet size?):\n  ' + '\n  '.join(bad))
         return notes
 
-    # ------------------------------------------------------------------
-    # forward
-    # ------------------------------------------------------------------
     def _patch_position(self, grid: Tuple[int, int, int]) -> torch.Tensor:
         """Position embedding of the patch tokens, ``(1, T' * h * w, C)``."""
         num_t, h, w = grid
@@ -375,10 +331,8 @@ class InflatedVisionTransformer(BaseModule):
 
         use_cp = self.with_cp and self.training and torch.is_grad_enabled()
         for block in self.blocks:
-            if use_cp:
-                tokens = checkpoint(block, tokens, use_reentrant=False)
-            else:
-                tokens = block(tokens)
+            tokens = checkpoint(block, tokens, use_reentrant=False) \
+                if use_cp else block(tokens)
         if self.final_norm:
             tokens = self.ln1(tokens)
         return self._format_output(tokens, B, grid)

@@ -1,10 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Turning image-ViT weights into video-ViT weights (pure tensor functions).
-
-Used by :class:`InflatedVisionTransformer` when it loads a pretraining
-checkpoint; kept free of module state so converters and tests can call
-them directly.
-"""
+"""Turning image-ViT patch kernels into video-ViT tubelet kernels."""
 import torch
 
 INFLATION_MODES = ('average', 'center')
@@ -14,14 +9,9 @@ def inflate_patch_kernel(weight: torch.Tensor, tubelet_size: int,
                          mode: str = 'average') -> torch.Tensor:
     """Inflate a 2-D patch kernel ``(C, in, p, p)`` to ``(C, in, t, p, p)``.
 
-    Both modes give a clip of identical frames the same response as the
-    image kernel gives one frame:
-
-    - ``'average'``: the kernel is repeated over time and divided by ``t``
-      (I3D-style); every frame of the tubelet contributes equally.
-    - ``'center'``: the kernel sits in the middle frame (index ``t // 2``),
-      the other frames get zeros, so at initialisation each tubelet sees a
-      single frame.
+    Both modes give a clip of identical frames the image kernel's response:
+    ``'average'`` repeats the kernel over time divided by ``t`` (I3D);
+    ``'center'`` puts it in frame ``t // 2`` and zeros elsewhere.
 
     Args:
         weight (torch.Tensor): Image patch-embedding kernel, 4-D.
