@@ -25,7 +25,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from frozen_probes import Probe
+from frozen_probes import Probe, few_label_subset
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'vicmae')
@@ -41,8 +41,6 @@ PRETRAINED_INITS = ('vicmae', 'mae')
 SEEDS = (0, 1, 2)
 
 
-
-
 @dataclass(frozen=True)
 class Task:
     """One demo config and the metrics the summary takes from it.
@@ -56,8 +54,6 @@ class Task:
             under ``summary key``.
         seeds (tuple): One run per seed and initialisation
             (``randomness.seed``); the summary shows mean and s.d.
-        overrides (tuple): ``(dotted key, value)`` config fields set on
-            every run of the task (as ``--cfg-options``).
         train_subset (tuple, optional): Train on a part of the train
             split, drawn by the run's seed: ``('per_class', n)`` samples
             of each class of a ``path label`` list, or ``('images', n)``
@@ -68,7 +64,6 @@ class Task:
     library: str
     metrics: Tuple[Tuple[str, str, float], ...] = ()
     seeds: Tuple[int, ...] = (0, )
-    overrides: Tuple[Tuple[str, object], ...] = ()
     train_subset: Optional[Tuple[str, int]] = None
 
 
@@ -188,11 +183,15 @@ QUICK_BUDGET = Budget(
     max_subset=4)
 
 
+def budget_seeds(budget: Budget) -> Tuple[int, ...]:
+    """The seeds of the seeded measurements under ``budget``."""
+    return tuple(budget.seeds or SEEDS)
+
+
 def seeds_of(task: Task, budget: Budget) -> Tuple[int, ...]:
-    """The seeds a task runs with under ``budget``."""
-    if budget.seeds is None or len(task.seeds) == 1:
-        return task.seeds
-    return tuple(budget.seeds)
+    """The seeds a task runs with under ``budget`` (a one-seed task keeps
+    its seed)."""
+    return task.seeds if len(task.seeds) == 1 else budget_seeds(budget)
 
 
 def data_spec_kwargs(quick: bool) -> dict:
@@ -289,7 +288,6 @@ def write_train_subset(task: Task, cfg, work_dir: str, seed: int,
     ``max_size`` (quick runs) caps the subset size.
     """
     import numpy as np
-    from frozen_probes import few_label_subset
     kind, num = task.train_subset
     if max_size is not None:
         num = min(num, max_size)
@@ -355,7 +353,7 @@ def build_run_config(task: Task,
 
     if init not in INITS:
         raise ValueError(f'unknown init {init!r}; one of {list(INITS)}')
-    cfg = load_demo_config(task.config, data_root, task.overrides)
+    cfg = load_demo_config(task.config, data_root)
     cfg.work_dir = work_dir
     cfg.experiment_name = f'demo_{task.name}_{init}_seed{seed}'
     cfg.launcher = 'none'

@@ -106,16 +106,16 @@ def probe_scores(train: Tuple[np.ndarray, np.ndarray],
 
 
 def _pool(feats, per_frame: bool):
-    """``(B, D)`` features from a backbone output (last of a tuple):
-    ``(B, C, H, W)`` or ``(B, C, T, H, W)`` maps, or ``(B, C)`` vectors."""
+    """``(B, D)`` features from a backbone output: clip maps
+    ``(B, C, T, H, W)`` here, everything else as ``KNNMonitorHook`` pools
+    it."""
+    from vicmae_mm.engine.hooks.knn_monitor_hook import _pooled
     if isinstance(feats, (tuple, list)):
         feats = feats[-1]
     if feats.dim() == 5:
         feats = feats.mean(dim=(3, 4))  # (B, C, T)
         return feats.flatten(1) if per_frame else feats.mean(dim=2)
-    if feats.dim() == 4:
-        return feats.mean(dim=(2, 3))
-    return feats.flatten(1)
+    return _pooled(feats)
 
 
 def extract_features(model, loader, per_frame: bool = False,

@@ -43,9 +43,10 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'data', 'demo'))
 
-from demo_stages import (INITS, REPO_ROOT, SEEDS, STAGES,  # noqa: E402
-                         data_spec_kwargs, markdown_table, read_json, say,
-                         spec_dict, summary_rows, write_json)
+from demo_stages import (FULL_BUDGET, INITS, QUICK_BUDGET,  # noqa: E402
+                         REPO_ROOT, STAGES, budget_seeds, data_spec_kwargs,
+                         markdown_table, read_json, say, spec_dict,
+                         summary_rows, write_json)
 
 # subprocess lines shown on the console (all of them go to the stage log)
 _SHOWN = re.compile(r'^\[demo\]|Iter\(train\)|KNNMonitorHook: iter|'
@@ -258,6 +259,7 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
     write_json(osp.join(work_dir, 'summary.json'), summary)
     rel = [osp.relpath(f, work_dir) for f in figures]
     stages = ', '.join(f'{k} {v:.0f} s' for k, v in timing['stages'].items())
+    seeds = budget_seeds(QUICK_BUDGET if args.quick else FULL_BUDGET)
     md = [
         '# vicmae_mm demo summary', '',
         f'Budget: {summary["budget"]}; the same for every initialisation. '
@@ -268,7 +270,7 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
         f'{machine["load_average_start"]} at start, '
         f'{machine["load_average_end"]} at the end.', '', table, '',
         'a ± b: mean and sample standard deviation over seeds '
-        f'{", ".join(str(s) for s in SEEDS)} (few-label subsets drawn by the '
+        f'{", ".join(str(s) for s in seeds)} (few-label subsets drawn by the '
         'seed; downstream runs seeded with it); other values come from one '
         'deterministic run. "frozen": kNN (k = 20, cosine) or logistic '
         'regression on the frozen encoder\'s features (mean of the patch '
@@ -303,9 +305,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         '--jobs',
         type=int,
-        help='stages run at once (default: the CPU cores, at most 2 here: '
-        'two one-thread processes keep both cores of a small machine busy '
-        'where one two-thread process of this tiny model does not)')
+        help='stages run at once (default: min(2, CPU cores): two '
+        'one-thread processes keep both cores of a small machine busy where '
+        'one two-thread process of this tiny model does not)')
     p.add_argument(
         '--threads',
         type=int,

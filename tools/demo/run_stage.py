@@ -10,7 +10,8 @@ apart).
 A stage first fits its library's frozen-feature probes (``PROBES``), then
 trains its tasks, one real mmengine ``Runner`` per seed (``train()``,
 validation at the end); the stage's results (metrics, times, checkpoint
-and figure paths) go to ``--results`` as JSON. Lines starting with ``[demo]`` report progress.
+and figure paths) go to ``--results`` as JSON. Lines starting with
+``[demo]`` report progress.
 Any failure raises, so the process exits non-zero.
 """
 import argparse
@@ -25,9 +26,9 @@ from typing import Dict, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 from demo_stages import (FULL_BUDGET, PROBE_CONFIGS, PROBES,  # noqa: E402
-                         QUICK_BUDGET, SEEDS, STAGES, TASKS, build_run_config,
-                         last_checkpoint, load_demo_config, say, seeded,
-                         seeds_of, set_init, write_json)
+                         QUICK_BUDGET, STAGES, TASKS, budget_seeds,
+                         build_run_config, last_checkpoint, load_demo_config,
+                         say, seeded, seeds_of, set_init, write_json)
 from frozen_probes import extract_features, probe_scores  # noqa: E402
 
 
@@ -178,7 +179,7 @@ def run_probes(library: str, init: str, args,
     from mmengine.runner import Runner
 
     budget = QUICK_BUDGET if args.quick else FULL_BUDGET
-    seeds = budget.seeds or SEEDS
+    seeds = budget_seeds(budget)
     config, overrides = PROBE_CONFIGS[library]
     cfg = load_demo_config(config, args.data_root, overrides)
     set_init(cfg, f'{library} probes', init, checkpoints.get(init))
@@ -193,11 +194,9 @@ def run_probes(library: str, init: str, args,
             loader = copy.deepcopy(cfg.val_dataloader)
             loader.num_workers = 0
             loader.persistent_workers = False
+            # the config's data_root / data_prefix still place the files
             loader.dataset.ann_file = osp.abspath(
                 osp.join(args.data_root, ann))
-            loader.dataset.pop('data_root', None)
-            if library == 'mmpretrain':
-                loader.dataset.data_root = osp.dirname(loader.dataset.ann_file)
             splits.append(
                 extract_features(
                     model,

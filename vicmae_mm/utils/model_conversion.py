@@ -154,29 +154,33 @@ def _strip_module_prefix(state_dict: StateDict,
     return state_dict
 
 
-def _projector_key(key: str,
-                   to_official: bool) -> Optional[Tuple[str, str]]:
-    """Rename one projector key (official index ``3k`` is ``fc{k}``,
-    ``3k+1`` is ``bn{k}``); ``(new key, rule label)`` or None."""
-    if to_official:
-        match = VICMAE_PROJECTOR_KEY.match(key)
-        if not match:
-            return None
-        k, linear = int(match['k']), match['kind'] == 'fc'
-    else:
-        match = _OFFICIAL_PROJ.match(key)
-        if not match or int(match['j']) % 3 == 2:
-            return None
-        k, r = divmod(int(match['j']), 3)
-        linear = r == 0
-    if match['q'] not in (LINEAR_PARAMS if linear else _BN_PARAMS):
+def _official_projector_key(key: str) -> Optional[Tuple[str, str]]:
+    match = _OFFICIAL_PROJ.match(key)
+    if not match:
         return None
-    ours = ('projector.fc{k}', f'projector.fc{k}') if linear else \
-        ('projector.bn{k}', f'projector.bn{k}')
-    official = ('projector.{3k} (Linear)', f'projector.{3 * k}') if linear \
-        else ('projector.{3k+1} (BatchNorm)', f'projector.{3 * k + 1}')
-    src, dst = (ours, official) if to_official else (official, ours)
-    return f'{dst[1]}.{match["q"]}', f'{src[0]} -> {dst[0]}'
+    j, q = int(match['j']), match['q']
+    k, r = divmod(j, 3)
+    if r == 0 and q in LINEAR_PARAMS:
+        return f'projector.fc{k}.{q}', 'projector.{3k} (Linear) -> ' \
+            'projector.fc{k}'
+    if r == 1 and q in _BN_PARAMS:
+        return f'projector.bn{k}.{q}', 'projector.{3k+1} (BatchNorm) -> ' \
+            'projector.bn{k}'
+    return None
+
+
+def _vicmae_projector_key(key: str) -> Optional[Tuple[str, str]]:
+    match = VICMAE_PROJECTOR_KEY.match(key)
+    if not match:
+        return None
+    k, q = int(match['k']), match['q']
+    if match['kind'] == 'fc' and q in LINEAR_PARAMS:
+        return f'projector.{3 * k}.{q}', 'projector.fc{k} -> ' \
+            'projector.{3k} (Linear)'
+    if match['kind'] == 'bn' and q in _BN_PARAMS:
+        return f'projector.{3 * k + 1}.{q}', 'projector.bn{k} -> ' \
+            'projector.{3k+1} (BatchNorm)'
+    return None
 
 
 _TO_VICMAE = _Renamer(ENCODER_RULES + DECODER_RULES)
@@ -204,7 +208,7 @@ def official_to_vicmae(
     _check_tensors(state_dict, what)
     state_dict = _strip_module_prefix(state_dict, report)
     out, unknown = _rename_all(
-        state_dict, lambda k: _TO_VICMAE(k) or _projector_key(k, False),
+        state_dict, lambda k: _TO_VICMAE(k) or _official_projector_key(k),
         report)
     if unknown:
         _unknown_error(
@@ -247,7 +251,7 @@ def vicmae_to_official(
     _check_tensors(state_dict, what)
     check_vicmae_encoder(state_dict, what)
     out, unknown = _rename_all(
-        state_dict, lambda k: _TO_OFFICIAL(k) or _projector_key(k, True),
+        state_dict, lambda k: _TO_OFFICIAL(k) or _vicmae_projector_key(k),
         report)
     if unknown:
         _unknown_error(

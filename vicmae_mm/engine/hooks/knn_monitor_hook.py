@@ -1,10 +1,11 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """kNN top-1 of the pretrained features, measured while pretraining."""
+from itertools import chain, zip_longest
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import (broadcast_object_list, collect_results,
+from mmengine.dist import (all_gather_object, broadcast_object_list,
                            is_main_process)
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -71,13 +72,20 @@ def _pooled(feats) -> torch.Tensor:
 class KNNMonitorHook(Hook):
     """Report kNN top-1 accuracy of the model's features every N iterations.
 
-    ``model.extract_feat`` of the unmasked images of ``train_dataloader``
-    (memory bank) classifies those of ``val_dataloader`` by
-    :func:`weighted_knn_predict`. The accuracy (%) goes to the message hub
-    as ``train/<name>`` (logged at the next logging iteration, so choose
-    ``interval`` as a multiple of the logger's). The model runs in eval
-    mode without gradients; every rank extracts its shard and rank 0 votes.
-    RNG states are restored afterwards, so training is unchanged.
+    Features are ``model.extract_feat`` of the (unmasked) images of two
+    labelled sets given as dataloader configs: ``train_dataloader`` is the
+    memory bank, ``val_dataloader`` is classified by a temperature-weighted
+    kNN vote on cosine similarity (:func:`weighted_knn_predict`). The
+    accuracy (%) is put in the runner's message hub as
+    ``train/<name>``, so the logger prints it and ``scalars.json`` /
+    TensorBoard / W&B record it at the next logging iteration (choose
+    ``interval`` as a multiple of the logger's); a log line with the sizes is
+    written when it is measured.
+
+    The model runs in eval mode without gradients; under distributed
+    training every rank extracts its shard and rank 0 votes. Python, NumPy
+    and torch RNG states are restored afterwards, so the monitor does not
+    change the training run.
 
     Args:
         train_dataloader (dict): Dataloader config of the labelled memory
@@ -156,8 +164,13 @@ class KNNMonitorHook(Hook):
     @torch.no_grad()
     def _extract(self, model, loader,
                  field: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Features and labels of the whole dataset on rank 0 (others get
-        ``(None, None)``)."""
+        """Features and labels of a whole dataset, gathered on rank 0.
+
+        Each rank extracts its shard; rank 0 puts the samples back in
+        dataset order by their ``sample_idx`` (dropping the duplicates a
+        sampler pads shards with) and checks that each appears once.
+        Other ranks get ``(None, None)``.
+        """
         results = []
         for data in loader:
             data = model.data_preprocessor(data, False)
@@ -172,20 +185,30 @@ class KNNMonitorHook(Hook):
                     raise ValueError(
                         f'KNNMonitorHook: {field} samples have no gt_label; '
                         'the kNN sets must be labelled')
-                results.append((feat, int(sample.gt_label.reshape(-1)[0])))
-        # DefaultSampler shards round-robin and pads the end: mmengine
-        # interleaves the parts back and cuts the padding ('gpu' means
-        # all_gather_object, which gloo does on CPU too)
-        size = len(loader.dataset)
-        merged = collect_results(results, size, device='gpu')
+                results.append((sample.metainfo.get('sample_idx'), feat,
+                                int(sample.gt_label.reshape(-1)[0])))
+        parts = all_gather_object(results)
         if not is_main_process():
             return None, None
+        # DefaultSampler shards round-robin: interleave the parts back
+        merged = [
+            r for r in chain.from_iterable(zip_longest(*parts))
+            if r is not None
+        ]
+        size = len(loader.dataset)
+        if all(r[0] is not None for r in merged):
+            by_index = {}
+            for r in merged:
+                by_index.setdefault(int(r[0]), r)
+            merged = [by_index[i] for i in sorted(by_index)]
+        else:  # no sample_idx in the metainfo: trust the sampler's order
+            merged = merged[:size]
         if len(merged) != size:
             raise RuntimeError(
-                f'KNNMonitorHook: {field} gave {len(merged)} samples for a '
-                f'dataset of {size}')
-        return (torch.stack([r[0] for r in merged]),
-                torch.tensor([r[1] for r in merged]))
+                f'KNNMonitorHook: {field} gave {len(merged)} distinct '
+                f'samples for a dataset of {size}')
+        return (torch.stack([r[1] for r in merged]),
+                torch.tensor([r[2] for r in merged]))
 
     def evaluate(self, runner) -> Optional[float]:
         """Measure kNN top-1 now, log it and put it in the message hub.
