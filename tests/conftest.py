@@ -13,6 +13,9 @@ _TESTS = osp.dirname(osp.abspath(__file__))
 # the way the tools find them when run as scripts
 for _tools in ('analysis', 'model_converters'):
     sys.path.insert(0, osp.join(osp.dirname(_TESTS), 'tools', _tools))
+# tools/ itself (runner_cli, cpu_runtime) last: its test.py is not the
+# standard library's `test`
+sys.path.append(osp.join(osp.dirname(_TESTS), 'tools'))
 sys.path.insert(0, _TESTS)
 
 from helpers import TINY_PRETRAIN_CFG, write_images  # noqa: E402

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from vicmae_mm.utils.runner_setup import finish_distributed
+from runner_cli import finish_distributed
 
 
 def free_port() -> int:

@@ -5,10 +5,9 @@ from typing import List, Optional
 from mmengine.runner import Runner
 
 import vicmae_mm  # noqa: F401
-from vicmae_mm.utils.cli import (build_parser, load_config, parse_args,
-                                 prepare_slurm_port)
-from vicmae_mm.utils.runner_setup import (finish_distributed,
-                                          prepare_cpu_distributed)
+from runner_cli import (build_parser, finish_distributed, load_config,
+                        parse_args, prepare_cpu_distributed,
+                        prepare_slurm_port)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

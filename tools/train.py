@@ -8,12 +8,11 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 import vicmae_mm  # noqa: F401  (registers components, applies compat fixes)
-from vicmae_mm.utils.cli import (build_parser, load_config, parse_args,
-                                 prepare_slurm_port, resume_latest)
-from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
-from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
-                                          finish_distributed,
-                                          prepare_cpu_distributed, use_amp)
+from cpu_runtime import configure_cpu_runtime
+from runner_cli import (build_parser, ensure_weights_only_checkpoints,
+                        finish_distributed, load_config, parse_args,
+                        prepare_cpu_distributed, prepare_slurm_port,
+                        resume_latest, use_amp)
 
 
 def get_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -80,7 +80,7 @@ def audited_training_worker(rank, world_size, work_dir, data):
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from vicmae_mm.utils.runner_setup import prepare_cpu_distributed
+    from runner_cli import prepare_cpu_distributed
     cfg = Config.fromfile(TINY_PRETRAIN_CFG)
     cfg.work_dir = work_dir
     cfg.launcher = 'pytorch'

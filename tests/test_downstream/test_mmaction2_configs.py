@@ -16,7 +16,7 @@ from mmaction.registry import DATASETS, MODELS  # noqa: E402
 # the motion-video writer lives next to the fine-tuning test
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from test_mmaction2_finetune import write_motion_dataset  # noqa: E402
-from vicmae_mm.utils.runner_setup import use_amp  # noqa: E402
+from runner_cli import use_amp  # noqa: E402
 
 CFG_DIR = osp.join(REPO_ROOT, 'configs', 'vicmae', 'benchmarks', 'mmaction2')
 SSV2_B = 'vit-base-p16_vicmae-pre_8xb8-u16-40e_sthv2-rgb.py'

@@ -18,7 +18,7 @@ import torch
 import vicmae_mm  # noqa: F401  (before mmaction.models: compat fix)
 from helpers import REPO_ROOT, TINY_ARCH, TINY_PATCH  # noqa: E402
 from vicmae_mm.utils import safe_torch_load  # noqa: E402
-from vicmae_mm.utils.runner_setup import use_amp  # noqa: E402
+from runner_cli import use_amp  # noqa: E402
 
 SSV2_VITB = osp.join(REPO_ROOT, 'configs', 'vicmae', 'benchmarks',
                      'mmaction2', 'vit-base-p16_vicmae-pre_8xb8-u16-40e_'

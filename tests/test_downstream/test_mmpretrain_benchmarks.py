@@ -23,7 +23,7 @@ import vicmae_mm  # noqa: F401
 from helpers import (REPO_ROOT, TINY_ARCH, TINY_IMG, TINY_PATCH,
                      TINY_PRETRAIN_CFG, write_images)
 from vicmae_mm.utils import safe_torch_load
-from vicmae_mm.utils.runner_setup import use_amp
+from runner_cli import use_amp
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', 'vicmae', 'benchmarks',
                       'mmpretrain')

@@ -15,7 +15,7 @@ from mmpretrain.registry import MODELS
 import vicmae_mm  # noqa: F401
 from helpers import REPO_ROOT, TINY_ARCH, TINY_PRETRAIN_CFG, write_images
 from vicmae_mm.models.utils.global_batch_norm import GlobalBatchNorm1d
-from vicmae_mm.utils.runner_setup import use_amp
+from runner_cli import use_amp
 
 RELEASED = osp.join(REPO_ROOT, 'configs', 'vicmae', 'released')
 PRETRAIN = {

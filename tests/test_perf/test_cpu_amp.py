@@ -13,7 +13,7 @@ from mmengine.config import Config
 from helpers import REPO_ROOT, TINY_PRETRAIN_CFG, write_images
 from perf_helpers import build, pair_and_noise, tiny_model_cfg
 from vicmae_mm.engine.optimizers import CPUAmpOptimWrapper
-from vicmae_mm.utils.runner_setup import use_amp
+from runner_cli import use_amp
 
 
 def test_wrapper_autocasts_and_stays_within_bf16_noise():

@@ -8,7 +8,7 @@ from perf_helpers import (assert_same, build, loss_and_grads, pair_and_noise,
                           tiny_model_cfg)
 from vicmae_mm.models.backbones.fast_vit_block import fast_linear
 from vicmae_mm.models.utils import cpu_kernels
-from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
+from cpu_runtime import configure_cpu_runtime
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import os.path as osp
 import sys
 
 from helpers import REPO_ROOT
-from vicmae_mm.utils.cpu_runtime import cpu_description
+from vicmae_mm.models.utils.cpu_kernels import cpu_description
 
 # for good, as tests/test_tools/test_demo_pipeline.py does: run_demo adds
 # the demo data tools to sys.path when imported, and stays imported

@@ -12,10 +12,10 @@ from mmpretrain.registry import MODELS
 
 from perf_helpers import (assert_same, build, loss_and_grads, pair_and_noise,
                           tiny_model_cfg)
-from reference_vicmae import ReferenceViCMAE
+from reference_vicmae import ReferenceViCMAE, is_plain_vit_block
 from vicmae_mm.models.backbones.fast_vit_block import (
-    FastTransformerEncoderLayer, attention, fast_linear, is_plain_vit_block,
-    run_vit_blocks, vit_block_wrap_policy)
+    FastTransformerEncoderLayer, attention, fast_linear, run_vit_blocks,
+    vit_block_wrap_policy)
 from vicmae_mm.models.utils.cpu_kernels import (kernel_choices,
                                                 reset_kernel_choices)
 

@@ -53,7 +53,7 @@ def test_torchrun_two_processes(tmp_path):
 
 def test_prepare_cpu_distributed_only_acts_for_torchrun(monkeypatch):
     from mmengine.config import Config
-    from vicmae_mm.utils.runner_setup import prepare_cpu_distributed
+    from runner_cli import prepare_cpu_distributed
     cfg = Config(
         dict(launcher='none', env_cfg=dict(dist_cfg=dict(backend='nccl'))))
     prepare_cpu_distributed(cfg)

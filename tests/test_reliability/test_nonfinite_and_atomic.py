@@ -118,7 +118,7 @@ def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
 def test_cpu_amp_skips_nonfinite_update_and_goes_on(tmp_path, monkeypatch):
     """Under --amp on CPU a NaN loss skips that update (weights unchanged),
     is counted, and training goes on, like AmpOptimWrapper on GPU."""
-    from vicmae_mm.utils.runner_setup import use_amp
+    from runner_cli import use_amp
     cfg = _five_iter_cfg(tmp_path)
     use_amp(cfg, True)
     assert cfg.optim_wrapper.type == 'CPUAmpOptimWrapper'

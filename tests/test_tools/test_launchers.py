@@ -18,7 +18,7 @@ VITL = osp.join(REPO_ROOT, 'configs', 'vicmae', 'pretrain_vitl.py')
 
 
 def test_slurm_port_comes_from_the_job(monkeypatch):
-    from vicmae_mm.utils.cli import prepare_slurm_port
+    from runner_cli import prepare_slurm_port
     monkeypatch.delenv('MASTER_PORT', raising=False)
     monkeypatch.setenv('SLURM_JOB_ID', '4242424')
     prepare_slurm_port()
@@ -71,7 +71,7 @@ def test_slurm_cpus_per_task_overrides(tmp_path, env, expected):
 
 
 def resume_choice_worker(rank, world_size, work_dir):
-    import vicmae_mm.utils.cli as cli
+    import runner_cli as cli
     if rank == 1:  # this rank would see another "newest" file
         cli.find_resume_checkpoint = lambda _: osp.join(work_dir, 'iter_2.pth')
     runner = SimpleNamespace(work_dir=work_dir, _load_from=None,

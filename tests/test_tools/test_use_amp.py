@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from vicmae_mm.utils.runner_setup import use_amp
+from runner_cli import use_amp
 
 
 @pytest.mark.parametrize('scope, expected', [

@@ -8,7 +8,7 @@ optimizer), achieved FLOP/s from the analytic FLOP count and its fraction
 of the dense matmul peak measured in the same run, the first-step losses on
 one batch and one set of masks (they must agree), optionally peak tensor
 memory. It also prints the CPU model, the process settings
-(:func:`vicmae_mm.utils.cpu_runtime.configure_cpu_runtime`, which
+(``configure_cpu_runtime`` of ``tools/cpu_runtime.py``, which
 ``tools/train.py`` applies too) and the CPU kernels the fast ViT blocks
 chose by measurement.
 
@@ -36,12 +36,15 @@ import json
 import os
 import os.path as osp
 import statistics
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Dict, List
 
 import torch
 
+# tools/ (cpu_runtime) last: its test.py is not the standard library's
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SPLITS = ('data', 'forward', 'backward', 'optimizer')
 
 # (flag, add_argument keywords); flags without "type" are switches
@@ -404,7 +407,7 @@ def main(argv=None) -> dict:
     import vicmae_mm  # noqa: F401
     from flops import vicmae_step_flops
     from vicmae_mm.models.utils.cpu_kernels import kernel_choices
-    from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
+    from cpu_runtime import configure_cpu_runtime
     for logger in (MMLogger.get_instance('mmengine'),
                    MMLogger.get_current_instance()):
         logger.setLevel(logging.WARNING)

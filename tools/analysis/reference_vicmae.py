@@ -23,9 +23,47 @@ from typing import Dict, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmcv.cnn.bricks.transformer import FFN
 from mmengine.dist import get_dist_info
+from mmpretrain.models.backbones.vision_transformer import \
+    TransformerEncoderLayer
+from mmpretrain.models.utils.attention import MultiheadAttention
 
-from vicmae_mm.models.backbones.fast_vit_block import is_plain_vit_block
+from vicmae_mm.models.backbones.fast_vit_block import \
+    FastTransformerEncoderLayer
+
+
+def _is_noop_dropout(module: nn.Module, training: bool) -> bool:
+    if isinstance(module, nn.Identity):
+        return True
+    prob = getattr(module, 'drop_prob', getattr(module, 'p', None))
+    return prob is not None and (prob == 0 or not training)
+
+
+def is_plain_vit_block(layer: nn.Module) -> bool:
+    """Whether ``layer`` computes a plain pre-norm ViT block in its current
+    mode (GELU MLP, no layer scale, no active dropout / drop-path): what the
+    plain reference implementation accepts."""
+    if isinstance(layer, FastTransformerEncoderLayer):
+        return layer.uses_fast_forward
+    if type(layer) is not TransformerEncoderLayer:
+        return False
+    attn, ffn, train = layer.attn, layer.ffn, layer.training
+    if not (type(layer.ln1) is nn.LayerNorm and type(layer.ln2) is nn.LayerNorm
+            and type(attn) is MultiheadAttention and type(ffn) is FFN
+            and not attn.v_shortcut and attn.input_dims == attn.embed_dims and
+            attn.scaled_dot_product_attention is F.scaled_dot_product_attention
+            and isinstance(attn.gamma1, nn.Identity) and isinstance(
+                ffn.gamma2, nn.Identity) and not (attn.attn_drop and train)
+            and len(ffn.layers) == 3 and len(ffn.layers[0]) == 3):
+        return False
+    first = ffn.layers[0]
+    drops = (attn.proj_drop, attn.out_drop, ffn.dropout_layer, ffn.layers[2],
+             first[2])
+    return (all(_is_noop_dropout(m, train) for m in drops)
+            and type(first[1]) is nn.GELU and first[1].approximate == 'none'
+            and isinstance(first[0], nn.Linear)
+            and isinstance(ffn.layers[1], nn.Linear))
 
 
 def _layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:

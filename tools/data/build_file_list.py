@@ -13,11 +13,14 @@ import argparse
 import os.path as osp
 import sys
 
-from vicmae_mm.datasets.annotation_lists import (IMAGE_EXTENSIONS,
-                                                 VIDEO_EXTENSIONS,
-                                                 build_class_folder_list,
-                                                 scan_folder,
-                                                 write_annotation_list)
+from vicmae_mm.datasets.annotation_lists import VIDEO_EXTENSIONS, scan_folder
+
+# this folder's own modules, also when the tool is loaded by path
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+# yapf: disable
+from annotation_files import (IMAGE_EXTENSIONS,  # noqa: E402
+                              build_class_folder_list, write_annotation_list)
+# yapf: enable
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -23,8 +23,11 @@ from mmengine.utils import track_parallel_progress, track_progress
 
 from vicmae_mm.datasets.annotation_lists import (VIDEO_EXTENSIONS,
                                                  parse_annotation_list,
-                                                 scan_folder,
-                                                 write_annotation_list)
+                                                 scan_folder)
+
+# this folder's own modules, also when the tool is loaded by path
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from annotation_files import write_annotation_list  # noqa: E402
 
 FIELDS = ('path', 'status', 'frames', 'fps', 'duration_s', 'width', 'height',
           'error')

@@ -348,8 +348,7 @@ def build_run_config(task: Task,
             of a one-thread run load in the main process (their workers
             would only compete with it for the core).
     """
-    from vicmae_mm.utils.runner_setup import (ensure_weights_only_checkpoints,
-                                              use_amp)
+    from runner_cli import ensure_weights_only_checkpoints, use_amp
 
     if init not in INITS:
         raise ValueError(f'unknown init {init!r}; one of {list(INITS)}')

@@ -237,7 +237,7 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
     try:
         import torch
 
-        from vicmae_mm.utils.cpu_runtime import cpu_description
+        from vicmae_mm.models.utils.cpu_kernels import cpu_description
         machine['cpu'] = cpu_description()
         machine['torch'] = torch.__version__
         machine['torch_threads'] = torch.get_num_threads()

@@ -24,6 +24,8 @@ import time
 from typing import Dict, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+# tools/ (runner_cli, cpu_runtime) last: its test.py is not the stdlib's
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from demo_stages import (FULL_BUDGET, PROBE_CONFIGS, PROBES,  # noqa: E402
                          QUICK_BUDGET, STAGES, TASKS, budget_seeds,
@@ -248,7 +250,7 @@ def main(argv=None) -> None:
             raise SystemExit(f'--checkpoint expects INIT=PATH, got {item!r}')
         checkpoints[init] = path
     import vicmae_mm  # noqa: F401  (registers everything)
-    from vicmae_mm.utils.cpu_runtime import configure_cpu_runtime
+    from cpu_runtime import configure_cpu_runtime
 
     # the settings tools/train.py and the benchmarks run with
     say('cpu runtime: ' + ', '.join(

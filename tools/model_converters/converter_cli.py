@@ -91,6 +91,20 @@ class ConverterOutput:
     after_report: List[str] = field(default_factory=list)
 
 
+def report_lines(report: ConversionReport, verbose: bool = False) -> List[str]:
+    """What a conversion did, one rule per line (``verbose``: one key)."""
+    out = [f'mapped {len(report.mapped)} tensors:']
+    if verbose:
+        out += [f'  {s} -> {d}' for s, d in report.mapped]
+    else:
+        width = max((len(r) for r in report.rules), default=0)
+        out += [f'  {r:<{width}}  x{n}' for r, n in report.rules.items()]
+    if report.dropped:
+        out.append(f'left out {len(report.dropped)} tensors:')
+        out += [f'  {d}' for d in report.dropped]
+    return out + [f'note: {n}' for n in report.notes]
+
+
 _TRUST_HELP = 'allow full unpickling of SRC (only for a source you trust)'
 
 
@@ -166,7 +180,7 @@ def run_converter_cli(
                     backend_args=dict(backend='atomic_local'))
 
     print(result.header)
-    for line in (result.before_report + result.report.lines(args.verbose) +
-                 result.after_report):
+    lines = report_lines(result.report, args.verbose)
+    for line in result.before_report + lines + result.after_report:
         print(line)
     return 0

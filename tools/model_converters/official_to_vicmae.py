@@ -18,14 +18,15 @@ Example::
 import argparse
 import os.path as osp
 import sys
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from converter_cli import (ConverterOutput, converter_arg_parser,
                            describe_arch, official_state_dict,
                            run_converter_cli)
 
-from vicmae_mm.utils.checkpoint_layout import (check_vicmae_encoder,
-                                              describe_pretrain_heads)
+from vicmae_mm.utils.checkpoint_layout import (VICMAE_PROJECTOR_KEY,
+                                              StateDict, block_indices,
+                                              check_vicmae_encoder)
 from vicmae_mm.utils.model_conversion import official_to_vicmae
 
 
@@ -39,6 +40,27 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'Python objects such as argparse.Namespace; only for a source you '
         'trust)')
     return parser.parse_args(argv)
+
+
+def describe_pretrain_heads(state_dict: StateDict) -> Dict[str, Any]:
+    """Sizes of the decoder and projector in a vicmae_mm state dict."""
+    info: Dict[str, Any] = {}
+    if 'neck.decoder_embed.weight' in state_dict:
+        info['decoder_embed_dim'] = int(
+            state_dict['neck.decoder_embed.weight'].shape[0])
+        info['decoder_depth'] = len(
+            block_indices(list(state_dict), 'neck.decoder_blocks.'))
+    fcs = sorted({
+        int(m.group('k'))
+        for k in state_dict
+        for m in [VICMAE_PROJECTOR_KEY.match(k)] if m and m['kind'] == 'fc'
+    })
+    if fcs:
+        info['projector_dims'] = [
+            int(state_dict[f'projector.fc{fcs[0]}.weight'].shape[1])
+        ] + [int(state_dict[f'projector.fc{k}.weight'].shape[0]) for k in fcs]
+        info['projector_bias'] = f'projector.fc{fcs[0]}.bias' in state_dict
+    return info
 
 
 def convert(checkpoint: Any, args: argparse.Namespace) -> ConverterOutput:

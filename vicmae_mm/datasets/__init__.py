@@ -1,9 +1,8 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """ViC-MAE pretraining data: frame pairs from video, two-view images, and
 mixed image+video sampling (see docs/data_preparation.md)."""
-from .annotation_lists import (AnnotationFormatError, build_class_folder_list,
-                               parse_annotation_list, scan_folder,
-                               write_annotation_list)
+from .annotation_lists import (AnnotationFormatError, parse_annotation_list,
+                               scan_folder)
 from .mixed_pair_dataset import MixedPairDataset
 from .mixed_ratio_sampler import MixedRatioSampler
 from .sample_errors import SampleLoadError, VideoReadError
@@ -12,9 +11,8 @@ from .transforms import (DecodeFramePair, OpenVideo, PairedMultiView,
 from .video_frame_pair_dataset import VideoFramePairDataset
 
 __all__ = [
-    'AnnotationFormatError', 'build_class_folder_list',
-    'parse_annotation_list', 'scan_folder', 'write_annotation_list',
-    'MixedPairDataset', 'MixedRatioSampler',
-    'SampleLoadError', 'VideoReadError', 'DecodeFramePair', 'OpenVideo',
-    'PairedMultiView', 'SampleFramePair', 'VideoFramePairDataset'
+    'AnnotationFormatError', 'parse_annotation_list', 'scan_folder',
+    'MixedPairDataset', 'MixedRatioSampler', 'SampleLoadError',
+    'VideoReadError', 'DecodeFramePair', 'OpenVideo', 'PairedMultiView',
+    'SampleFramePair', 'VideoFramePairDataset'
 ]

@@ -1,5 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Read and build mmaction2-style annotation lists (``path [label]``).
+"""Read mmaction2-style annotation lists (``path [label]``).
 
 One sample per line: a path relative to the data prefix, optionally
 followed by an integer label (Kinetics, Something-Something, Moments in
@@ -8,14 +8,12 @@ are ignored. Anything else is an error naming the file and line number.
 """
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine import fileio
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv',
                     '.mpg', '.mpeg', '.wmv', '.3gp')
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
-                    '.tiff', '.webp')
 
 
 class AnnotationFormatError(ValueError):
@@ -48,25 +46,25 @@ def parse_annotation_list(
             f'{ann_file}: not a UTF-8 text annotation list ({err})') from None
     entries = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith('#'):
+        fields = raw.split()
+        if not fields or fields[0].startswith('#'):
             continue
-        fields = line.split()
+        where = f'{ann_file}:{lineno}'
         if len(fields) > 2:
             raise AnnotationFormatError(
-                f'{ann_file}:{lineno}: expected "path [label]", got '
-                f'{len(fields)} fields: {raw!r}')
+                f'{where}: expected "path [label]", got {len(fields)} '
+                f'fields: {raw!r}')
         label = -1
         if len(fields) == 2:
             try:
                 label = int(fields[1])
             except ValueError:
                 raise AnnotationFormatError(
-                    f'{ann_file}:{lineno}: label {fields[1]!r} is not an '
-                    f'integer: {raw!r}') from None
+                    f'{where}: label {fields[1]!r} is not an integer: '
+                    f'{raw!r}') from None
             if label < 0:
                 raise AnnotationFormatError(
-                    f'{ann_file}:{lineno}: negative label {label}: {raw!r}')
+                    f'{where}: negative label {label}: {raw!r}')
         entries.append((fields[0], label))
     return entries
 
@@ -78,56 +76,9 @@ def scan_folder(root: str, extensions: Sequence[str]) -> List[str]:
         raise FileNotFoundError(f'data folder not found: {root}')
     exts = tuple(e.lower() for e in extensions)
     found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
-        for name in filenames:
-            if name.lower().endswith(exts):
-                found.append(
-                    osp.relpath(osp.join(dirpath, name),
-                                root).replace(os.sep, '/'))
+    for dirpath, _, filenames in os.walk(root, followlinks=True):
+        found += [
+            osp.relpath(osp.join(dirpath, name), root).replace(os.sep, '/')
+            for name in filenames if name.lower().endswith(exts)
+        ]
     return sorted(found)
-
-
-def build_class_folder_list(
-        root: str,
-        extensions: Sequence[str]) -> Tuple[List[Tuple[str, int]], List[str]]:
-    """Annotation entries from a class-per-subfolder tree.
-
-    ``root/<class>/**/<file>`` becomes ``(<class>/**/<file>, label)`` with
-    labels numbering the class folders in sorted order.
-
-    Args:
-        root (str): The tree's root.
-        extensions (Sequence[str]): File extensions to keep.
-
-    Returns:
-        tuple: ``(entries, classes)``.
-    """
-    if not osp.isdir(root):
-        raise FileNotFoundError(f'data folder not found: {root}')
-    classes = sorted(
-        d for d in os.listdir(root) if osp.isdir(osp.join(root, d)))
-    if not classes:
-        raise ValueError(f'{root} has no class sub-folders')
-    label_of: Dict[str, int] = {c: i for i, c in enumerate(classes)}
-    entries = []
-    for cls in classes:
-        for rel in scan_folder(osp.join(root, cls), extensions):
-            entries.append((f'{cls}/{rel}', label_of[cls]))
-    return entries, classes
-
-
-def write_annotation_list(path: str,
-                          entries: Sequence[Tuple[str, int]],
-                          with_label: bool = True) -> None:
-    """Write ``path [label]`` lines (paths with whitespace are refused,
-    since the format splits on whitespace)."""
-    lines = []
-    for rel, label in entries:
-        if any(ch.isspace() for ch in rel):
-            raise ValueError(f'path with whitespace cannot be written to an '
-                             f'annotation list: {rel!r}')
-        lines.append(f'{rel} {label}' if with_label and label >= 0 else rel)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        f.write('\n'.join(lines) + ('\n' if lines else ''))

@@ -13,29 +13,22 @@ SAMPLE_KINDS = ('image', 'video')
 
 @DATASETS.register_module()
 class MixedPairDataset(ConcatDataset):
-    """mmengine's ``ConcatDataset`` of image and video pair datasets for
-    ViC-MAE pretraining, seeded per sample.
+    """mmengine's ``ConcatDataset`` of image and video pair datasets,
+    seeded per sample.
 
-    Sources are mmengine datasets whose pipelines end in two views
-    (:class:`VideoFramePairDataset`, or mmpretrain ``CustomDataset`` with
-    ``PairedMultiView``); their meta information need not agree. Use it
-    with :class:`MixedRatioSampler`: ``dataset[epoch * len(dataset) + i]``
-    is sample ``i`` of ``epoch``, with ``random``, NumPy and torch seeded
-    from ``(seed, epoch, i, attempt)`` (:mod:`.sample_seeding`). Bad files
-    are replaced by another item of the same source (so the ratio holds),
-    at most ``max_retries`` times (:mod:`.robust_fetch`).
+    The sources' pipelines end in two views (:class:`VideoFramePairDataset`,
+    or ``CustomDataset`` with ``PairedMultiView``); their meta information
+    need not agree. It takes :class:`MixedRatioSampler`'s epoch-tagged
+    indices (:mod:`.sample_seeding`); a bad file is replaced by another item
+    of the same source, so the ratio holds (:mod:`.robust_fetch`).
 
     Args:
         datasets (Sequence[dict | BaseDataset]): The sources.
         kinds (Sequence[str], optional): ``'image'`` or ``'video'`` per
-            source. Defaults to each dataset's ``SAMPLE_KIND`` (``'video'``
-            for :class:`VideoFramePairDataset`), else ``'image'``.
+            source; defaults to each dataset's ``SAMPLE_KIND`` or ``'image'``.
         max_retries (int): Replacement items tried after a bad file.
-            Defaults to 10.
-        seed (int, optional): Per-sample seed base. Defaults to None: set
-            by :class:`MixedRatioSampler` from the runner's seed.
-        lazy_init (bool): Do not load the sources' annotations until
-            :meth:`full_init`. Defaults to False.
+        seed (int, optional): Per-sample seed base; None: the sampler sets it.
+        lazy_init (bool): Load the sources' annotations in :meth:`full_init`.
     """
 
     def __init__(self,
@@ -115,34 +108,30 @@ class MixedPairDataset(ConcatDataset):
     def indices_of_kind(self, kind: str) -> List[int]:
         """All untagged indices of sources of ``kind``."""
         self.full_init()
+        starts = [0] + self.cumulative_sizes[:-1]
         out: List[int] = []
-        start = 0
-        for k, end in zip(self.kinds, self.cumulative_sizes):
+        for k, start, end in zip(self.kinds, starts, self.cumulative_sizes):
             if k == kind:
                 out.extend(range(start, end))
-            start = end
         return out
 
     def __getitem__(self, tagged_idx: int) -> dict:
         """Sample ``idx`` of ``epoch`` for ``tagged_idx = epoch * len + idx``.
 
         Raises:
-            RuntimeError: If no seed was set (the indices do not come from
-                :class:`MixedRatioSampler`).
+            RuntimeError: If no seed was set.
         """
         if self.seed is None:
             raise RuntimeError(
                 'MixedPairDataset has no sample seed: use it with '
-                "sampler=dict(type='MixedRatioSampler'), which yields "
-                'epoch-tagged indices and passes the runner seed, or set '
-                '`seed` in the dataset config (then index it as '
-                'epoch * len(dataset) + i yourself)')
+                "sampler=dict(type='MixedRatioSampler'), or set `seed` and "
+                'index it as epoch * len(dataset) + i yourself')
         epoch, idx = untag_index(tagged_idx, len(self))
         source, local = self.locate(idx)
-        seed = self.seed
 
         def attempt_seed(attempt: int):
-            return seeded_global_rngs(sample_seed(seed, epoch, idx, attempt))
+            return seeded_global_rngs(
+                sample_seed(self.seed, epoch, idx, attempt))
 
         data, records = fetch_with_retries(
             self.datasets[source],
@@ -152,15 +141,12 @@ class MixedPairDataset(ConcatDataset):
             source=self.source_name(source))
         for r in records:
             r['epoch'] = epoch
-        data = attach_skip_records(data, records)
-        samples = data.get('data_samples') if isinstance(data, dict) else None
-        if samples is not None and hasattr(samples, 'set_metainfo'):
-            samples.set_metainfo(
-                dict(
-                    sample_kind=self.kinds[source],
-                    sample_epoch=epoch,
-                    mixed_idx=idx))
-        return data
+        return attach_skip_records(
+            data,
+            records,
+            sample_kind=self.kinds[source],
+            sample_epoch=epoch,
+            mixed_idx=idx)
 
     def get_data_info(self, idx: int) -> dict:
         """Annotation of untagged index ``idx`` (from its source)."""

@@ -20,30 +20,24 @@ _INTERLEAVE_SALT = 0x1A7E
 class MixedRatioSampler(Sampler):
     """Shuffle a :class:`MixedPairDataset` with a fixed image:video ratio.
 
-    Each epoch has ``samples_per_epoch`` samples,
-    ``ceil(samples_per_epoch / world_size)`` per rank, and on every rank the
-    kinds are in the configured ratio (largest-remainder quotas), spread
-    evenly with ``interleave='even'`` so every batch keeps it. Each kind is
-    drawn from an endless chain of permutations of its indices (small kinds
-    repeat, large ones are covered over epochs); ranks take disjoint slices.
-    As with ``DefaultSampler`` the order is a pure function of
-    ``(seed, epoch)``, so mmengine's mid-epoch resume replays it. Indices
-    are epoch-tagged (``epoch * len(dataset) + i``) and the seed is handed
-    to the dataset, which seeds each sample's augmentations from them.
+    Every rank gets ``ceil(samples_per_epoch / world_size)`` samples with
+    the kinds in the configured ratio (largest-remainder quotas). Each kind
+    is drawn from an endless chain of permutations of its indices; ranks
+    take disjoint slices. As with ``DefaultSampler`` the order is a pure
+    function of ``(seed, epoch)``, so mmengine's mid-epoch resume replays
+    it. Indices are epoch-tagged and the seed is handed to the dataset
+    (:mod:`.sample_seeding`).
 
     Args:
         dataset (MixedPairDataset): The dataset.
         image_video_ratio (Sequence[float], optional): ``(image, video)``
-            weights, e.g. ``(1, 1)``. None: sample every item once per epoch
-            in proportion to the sources' sizes. Defaults to None.
-        shuffle (bool): Shuffle within each kind. Defaults to True.
-        seed (int, optional): Shared by all ranks; None draws one and syncs
-            it (as ``DefaultSampler``). The Runner passes its seed.
-        samples_per_epoch (int, optional): Total samples per epoch over all
-            ranks. Defaults to ``len(dataset)``.
-        interleave (str): ``'even'`` (every stretch of the rank's sequence
-            keeps the ratio) or ``'random'`` (shuffled). Defaults to
-            ``'even'``.
+            weights; None: every item once per epoch.
+        shuffle (bool): Shuffle within each kind.
+        seed (int, optional): Shared by all ranks; None draws and syncs one.
+        samples_per_epoch (int, optional): Samples per epoch over all ranks.
+            Defaults to ``len(dataset)``.
+        interleave (str): ``'even'`` (every stretch of a rank's sequence
+            keeps the ratio) or ``'random'``.
     """
 
     INTERLEAVES = ('even', 'random')
@@ -55,11 +49,11 @@ class MixedRatioSampler(Sampler):
                  seed: Optional[int] = None,
                  samples_per_epoch: Optional[int] = None,
                  interleave: str = 'even') -> None:
-        for attr in ('indices_of_kind', 'set_sample_seed'):
-            if not hasattr(dataset, attr):
-                raise TypeError(
-                    f'MixedRatioSampler needs a MixedPairDataset, got '
-                    f'{type(dataset).__name__}')
+        if not all(
+                hasattr(dataset, a)
+                for a in ('indices_of_kind', 'set_sample_seed')):
+            raise TypeError(f'MixedRatioSampler needs a MixedPairDataset, '
+                            f'got {type(dataset).__name__}')
         if interleave not in self.INTERLEAVES:
             raise ValueError(f'MixedRatioSampler: interleave must be one of '
                              f'{self.INTERLEAVES}, got {interleave!r}')
@@ -118,9 +112,7 @@ class MixedRatioSampler(Sampler):
         return quotas
 
     def _generator(self, *keys: int) -> torch.Generator:
-        g = torch.Generator()
-        g.manual_seed(sample_seed(self.seed, *keys))
-        return g
+        return torch.Generator().manual_seed(sample_seed(self.seed, *keys))
 
     def _stream(self, group: int, start: int, stop: int) -> np.ndarray:
         """Positions ``[start, stop)`` of group ``group``'s chain of
@@ -130,15 +122,12 @@ class MixedRatioSampler(Sampler):
         parts = [np.zeros(0, dtype=np.int64)]
         for rnd in range(start // size, (stop - 1) // size + 1):
             if self.shuffle:
-                perm = torch.randperm(
-                    size,
-                    generator=self._generator(_STREAM_SALT + group, rnd,
-                                              0)).numpy()
+                gen = self._generator(_STREAM_SALT + group, rnd, 0)
+                perm = torch.randperm(size, generator=gen).numpy()
             else:
                 perm = np.arange(size)
             lo = max(start - rnd * size, 0)
-            hi = min(stop - rnd * size, size)
-            parts.append(members[perm[lo:hi]])
+            parts.append(members[perm[lo:min(stop - rnd * size, size)]])
         return np.concatenate(parts)
 
     def _interleave(self, per_group: List[np.ndarray]) -> np.ndarray:
@@ -146,11 +135,8 @@ class MixedRatioSampler(Sampler):
             return per_group[0]
         merged = np.concatenate(per_group)
         if self.interleave == 'random':
-            perm = torch.randperm(
-                len(merged),
-                generator=self._generator(_INTERLEAVE_SALT, self.epoch,
-                                          self.rank)).numpy()
-            return merged[perm]
+            gen = self._generator(_INTERLEAVE_SALT, self.epoch, self.rank)
+            return merged[torch.randperm(len(merged), generator=gen).numpy()]
         # even: item j of a kind with n items ideally sits at (j + 0.5) / n
         # of the sequence; a stable sort on that key spreads every kind
         keys = np.concatenate([(np.arange(len(p)) + 0.5) / len(p)

@@ -1,13 +1,9 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Fetch a sample, skipping bad files with bounded retries.
+"""Fetch a sample, replacing bad files with bounded retries.
 
-A file that cannot give a sample (missing, empty, corrupt, truncated,
-undecodable) is logged, counted and replaced by another item of the same
-dataset, up to ``max_retries`` times: mmengine ``BaseDataset``'s refetch
-(``_rand_another``) extended to files that raise. Skips are recorded in the
-sample's meta (``skipped_samples``) for :class:`DataSkipSummaryHook`;
-exhausting the retries raises listing every failure. Errors that mean a bug
-or a bad config are not caught.
+mmengine ``BaseDataset``'s refetch (``_rand_another``) extended to files
+that raise; the skip policy is in docs/data_preparation.md. Errors that
+mean a bug or a bad config are not caught.
 """
 import logging
 from contextlib import nullcontext
@@ -19,26 +15,24 @@ from mmengine.logging import print_log
 
 from .sample_errors import SampleLoadError
 
-# what a bad input file raises: our loaders' SampleLoadError (an OSError),
-# OSError from file backends, mmcv's undecodable-image assertion
-_MMCV_BAD_IMAGE = 'failed to load image'
-
 
 def _is_bad_input(err: BaseException) -> bool:
-    if isinstance(err, (SampleLoadError, OSError)):
+    # our loaders' SampleLoadError (an OSError), OSError from file backends
+    if isinstance(err, OSError):
         return True
     # OpenCV could not decode the file's bytes (e.g. a 0-byte image)
     if isinstance(err, cv2.error) and 'imdecode' in str(err):
         return True
-    return isinstance(err,
-                      AssertionError) and str(err).startswith(_MMCV_BAD_IMAGE)
+    # mmcv's undecodable-image assertion
+    return (isinstance(err, AssertionError)
+            and str(err).startswith('failed to load image'))
 
 
 def _path_of(dataset, index: int) -> str:
     try:
         info = dataset.get_data_info(index)
     except Exception:  # the path is only for messages
-        return f'<index {index}>'
+        info = {}
     for key in ('filename', 'img_path', 'video_path'):
         if info.get(key):
             return str(info[key])
@@ -55,19 +49,17 @@ def fetch_with_retries(
     """Run ``dataset.prepare_data`` on ``index``, replacing bad files.
 
     Args:
-        dataset (BaseDataset): The dataset (``prepare_data``,
-            ``get_data_info``, ``_rand_another``).
+        dataset (BaseDataset): The dataset.
         index (int): The requested index.
-        max_retries (int, optional): How many replacement items to try.
-            Defaults to the dataset's ``max_refetch``.
+        max_retries (int, optional): Replacements to try; None: the
+            dataset's ``max_refetch``.
         attempt_seed (callable, optional): ``attempt -> context manager``
-            entered around each attempt (per-sample seeding); the
-            replacement index is drawn inside it, so it is reproducible.
+            around each attempt, replacement draw included.
         source (str): Dataset name for messages.
 
     Returns:
-        tuple: ``(data, records)``; each record is a dict with ``path``,
-        ``reason``, ``index`` and ``source``.
+        tuple: ``(data, records)``; records have ``path``, ``reason``,
+        ``index`` and ``source``.
 
     Raises:
         SampleLoadError: If ``max_retries + 1`` items in a row failed.
@@ -77,8 +69,7 @@ def fetch_with_retries(
     records: List[Dict[str, Any]] = []
     current = index
     for attempt in range(max_retries + 1):
-        context = attempt_seed(attempt) if attempt_seed else nullcontext()
-        with context:
+        with attempt_seed(attempt) if attempt_seed else nullcontext():
             try:
                 data = dataset.prepare_data(current)
                 reason = 'the pipeline returned None'
@@ -88,14 +79,12 @@ def fetch_with_retries(
                 data, reason = None, str(err)
             if data is not None:
                 return data, records
+            path = _path_of(dataset, current)
             record = dict(
-                path=_path_of(dataset, current),
-                reason=reason,
-                index=int(current),
-                source=source)
+                path=path, reason=reason, index=int(current), source=source)
             records.append(record)
             print_log(
-                f'skipped bad sample {record["path"]} ({source}): {reason}; '
+                f'skipped bad sample {path} ({source}): {reason}; '
                 f'resampling (attempt {attempt + 1}/{max_retries + 1})',
                 logger='current',
                 level=logging.WARNING)
@@ -107,12 +96,13 @@ def fetch_with_retries(
         f'unreadable:\n{listing}')
 
 
-def attach_skip_records(data: Any, records: List[Dict[str, Any]]) -> Any:
-    """Store ``records`` in the packed sample's meta (``skipped_samples``),
-    or under that key of a plain results dict."""
+def attach_skip_records(data: Any, records: List[Dict[str, Any]],
+                        **meta) -> Any:
+    """Store ``records`` in the packed sample's meta (``skipped_samples``,
+    with ``meta``), or under that key of a plain results dict."""
     samples = data.get('data_samples') if isinstance(data, dict) else None
     if samples is not None and hasattr(samples, 'set_metainfo'):
-        samples.set_metainfo(dict(skipped_samples=records))
+        samples.set_metainfo(dict(skipped_samples=records, **meta))
     elif isinstance(data, dict):
         data['skipped_samples'] = records
     return data

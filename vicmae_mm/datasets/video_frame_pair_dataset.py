@@ -17,22 +17,14 @@ class VideoFramePairDataset(BaseDataset):
     """A video dataset for frame-pair pretraining.
 
     Reads an mmaction2-style annotation list (``relative/path.mp4 [label]``
-    per line: Kinetics, Something-Something, Moments in Time) or, with no
-    ``ann_file``, scans ``data_prefix['video']`` for video files. Each item
-    is a ``dict(filename=..., label=...)`` that a pipeline such as
-    ``OpenVideo → SampleFramePair → DecodeFramePair → PairedMultiView →
-    PackInputs`` turns into two views.
-
-    Nothing is opened when the config is read; the list is parsed when the
-    dataset is built (by the Runner, lazily), and a malformed line raises
-    :class:`AnnotationFormatError` naming the file and line there. Files
-    are not checked up front (millions of stat calls on network storage):
-    a missing or unreadable video is met at load time, then logged, counted
-    and replaced (see :mod:`vicmae_mm.datasets.robust_fetch`).
-
-    Standalone, ``dataset[i]`` draws its randomness from the global RNGs;
-    wrap it in :class:`MixedPairDataset` with :class:`MixedRatioSampler`
-    for per-sample seeding (reproducible, worker-count independent).
+    per line) or, with no ``ann_file``, scans ``data_prefix['video']``. Each
+    item is a ``dict(filename=..., label=...)`` that a pipeline such as
+    ``OpenVideo -> SampleFramePair -> DecodeFramePair -> PairedMultiView ->
+    PackInputs`` turns into two views. The list is parsed when the dataset
+    is built; files are not checked up front (millions of stat calls on
+    network storage): a bad video is replaced at load time
+    (:mod:`.robust_fetch`). Standalone it draws from the global RNGs; in
+    :class:`MixedPairDataset` it is seeded per sample.
 
     Args:
         ann_file (str): Annotation list; ``''`` scans the video folder.
@@ -41,11 +33,9 @@ class VideoFramePairDataset(BaseDataset):
         pipeline (Sequence): Transforms.
         extensions (Sequence[str]): Video extensions for folder scanning.
         max_retries (int): Replacement items tried after a bad file
-            (``BaseDataset``'s ``max_refetch``). Defaults to 10.
-        backend_args (dict, optional): mmengine file backend arguments for
-            reading the list.
-        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments
-            (``lazy_init``, ``serialize_data``, ``indices``, ``test_mode``).
+            (``BaseDataset``'s ``max_refetch``).
+        backend_args (dict, optional): File backend arguments for the list.
+        **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
     #: what :class:`MixedPairDataset` and the sampler call this source
@@ -79,30 +69,26 @@ class VideoFramePairDataset(BaseDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        """Parse the list (or scan the folder) into ``filename``/``label``
-        entries."""
+        """Parse the list (or scan the folder)."""
         prefix = self.data_prefix['video']
         if self.ann_file:
             entries = parse_annotation_list(self.ann_file, self.backend_args)
-            source = self.ann_file
-        else:
-            if not prefix:
-                raise ValueError('VideoFramePairDataset: give ann_file or '
-                                 "data_prefix=dict(video=<folder>) to scan")
+        elif prefix:
             entries = [(p, -1) for p in scan_folder(prefix, self.extensions)]
-            source = prefix
+        else:
+            raise ValueError('VideoFramePairDataset: give ann_file or '
+                             "data_prefix=dict(video=<folder>) to scan")
         if not entries:
-            raise ValueError(f'VideoFramePairDataset: no videos in {source}')
+            raise ValueError('VideoFramePairDataset: no videos in '
+                             f'{self.ann_file or prefix}')
         return [
             dict(filename=osp.join(prefix, rel), label=label)
             for rel, label in entries
         ]
 
     def __getitem__(self, idx: int) -> dict:
-        """The processed sample ``idx``; bad files are replaced (counted in
-        the sample's ``skipped_samples`` meta)."""
-        if not self._fully_initialized:
-            self.full_init()
+        """The processed sample ``idx``; bad files are replaced."""
+        self.full_init()
         if self.test_mode:
             return self.prepare_data(idx)
         data, records = fetch_with_retries(

@@ -6,5 +6,7 @@ from .hooks.iteration_seed_hook import IterationSeedHook
 from .hooks.nonfinite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .optimizers import *  # noqa: F401,F403
 
-__all__ = ['AtomicLocalBackend', 'IterationSeedHook', 'NonFiniteLossError', 'NonFiniteLossHook',
-           'ViCMAEFSDPStrategy']
+__all__ = [
+    'AtomicLocalBackend', 'IterationSeedHook', 'NonFiniteLossError',
+    'NonFiniteLossHook', 'ViCMAEFSDPStrategy'
+]

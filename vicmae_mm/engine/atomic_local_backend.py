@@ -23,7 +23,6 @@ def atomic_write(filepath: Union[str, Path],
             file whose path it is given.
         clean_stale (bool): Remove leftovers of earlier killed writes
             (``.<name>.*.tmp``); not where processes write concurrently.
-            Defaults to True.
     """
     filepath = str(filepath)
     folder = osp.dirname(osp.abspath(filepath))
@@ -56,9 +55,8 @@ def atomic_write(filepath: Union[str, Path],
 class AtomicLocalBackend(LocalBackend):
     """``LocalBackend`` whose writes are atomic (:func:`atomic_write`).
 
-    Select it with
-    ``default_hooks.checkpoint.backend_args=dict(backend='atomic_local')``
-    (the ViC-MAE runtime base does).
+    Select it with ``backend_args=dict(backend='atomic_local')`` of
+    ``CheckpointHook`` (the ViC-MAE runtime base does).
     """
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:

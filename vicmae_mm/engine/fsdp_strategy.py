@@ -16,29 +16,14 @@ from .atomic_local_backend import atomic_write
 class ViCMAEFSDPStrategy(FSDPStrategy):
     """``FSDPStrategy`` that also runs on CPU (gloo) and saves atomically.
 
-    Same arguments and checkpoint format as mmengine's ``FSDPStrategy``;
-    what it adds:
-
-    - Without CUDA, FSDP gets ``device_id=cpu`` (mmengine passes
-      ``LOCAL_RANK``, a CUDA index, and FSDP refuses CPU modules without a
-      device) and ``sync_module_states`` is dropped: FSDP implements it for
-      GPU tensors only, and mmengine already broadcasts rank 0's weights
-      after ``init_weights``, before wrapping. The full optimizer state
-      is not "offloaded to CPU" there: torch 2.14 gathers every state
-      (``exp_avg``, ``exp_avg_sq``) into one reused buffer and only copies
-      it out on a real device-to-host move, so on CPU all of them ended up
-      equal to the last one.
-    - Only ``state_dict_cfg='full'`` is accepted: sharded checkpoints are
-      folders, which ``--resume`` does not find and the downstream
-      libraries cannot read.
-    - Rank 0 writes the full state dict with :func:`atomic_write` (as the
-      ``atomic_local`` backend of ``CheckpointHook`` does): a kill while
-      saving leaves the previous checkpoint intact.
-    - Resuming loads the optimizer state: mmengine 0.10.7 passes
-      ``FSDP.optim_state_dict_to_load`` its arguments in the order of
-      torch < 2.0 (state dict first), which torch 2 rejects.
-    - ``clip_grad`` is refused: mmengine's optim wrapper would clip each
-      rank's shard by its own norm; FSDP needs ``model.clip_grad_norm_``.
+    Same arguments and checkpoint format as mmengine's. Without CUDA:
+    ``device_id=cpu``, no ``sync_module_states`` (GPU-only; mmengine
+    broadcasts rank 0's weights anyway), and no optimizer-state offload
+    (torch 2.14 on CPU then gathers every state into one reused buffer).
+    Only ``state_dict_cfg='full'``: sharded checkpoints are folders that
+    ``--resume`` and downstream libraries cannot read. Rank 0 saves with
+    :func:`atomic_write`. ``clip_grad`` is refused: it would clip each
+    shard by its own norm.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -70,10 +55,10 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
         return super().build_optim_wrapper(optim_wrapper, model)
 
     def load_optim_state_dict(self, state_dict: dict) -> None:
-        optimizer = self.optim_wrapper.optimizer
+        # mmengine 0.10.7 passes the arguments in torch < 2.0's order
         self.optim_wrapper.load_state_dict(
             FullyShardedDataParallel.optim_state_dict_to_load(
-                self.model, optimizer, state_dict))
+                self.model, self.optim_wrapper.optimizer, state_dict))
 
     def save_checkpoint(self, filename: str, **kwargs) -> None:
         save = super().save_checkpoint  # collective; rank 0 writes
@@ -85,9 +70,8 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
 def refuse_sharded_model(runner, hook: str) -> None:
     """Raise if ``runner.model`` is FSDP-sharded.
 
-    For hooks that run the unwrapped model outside the training step (on
-    one rank, or through ``model.module``): under FSDP its parameters are
-    shards there, and gathering them on one rank would deadlock.
+    For hooks that run the unwrapped model outside the training step, where
+    FSDP parameters are shards (gathering them on one rank would deadlock).
     """
     if isinstance(runner.model, FullyShardedDataParallel):
         raise RuntimeError(

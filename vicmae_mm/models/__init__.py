@@ -4,6 +4,4 @@ from .heads import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from . import downstream  # noqa: F401
 from .utils import *  # noqa: F401,F403
-from .vicmae import ViCMAE
-
-__all__ = ['ViCMAE']
+from .vicmae import ViCMAE  # noqa: F401

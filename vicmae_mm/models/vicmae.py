@@ -14,35 +14,31 @@ from mmpretrain.structures import DataSample
 class ViCMAE(BaseSelfSupervisor):
     """ViC-MAE (Hernandez et al., ECCV 2024).
 
-    A sample is a pair of views: two frames of one video about a second
-    apart, or two augmented crops of one image. Both views go through the
-    masked encoder in **one batched pass**; each view is reconstructed from
-    its own latent (MAE decoder + normalised-pixel MSE on masked patches);
-    the patch tokens are pooled, projected and trained with InfoNCE over
-    the global batch.
+    A sample is a pair of views (two frames of one video about a second
+    apart, or two crops of one image). Both go through the masked encoder
+    in **one batched pass**; each view is reconstructed from its own latent
+    (MAE decoder and loss); the patch tokens are pooled, projected and
+    trained with InfoNCE over the global batch. ``loss_rec`` and
+    ``loss_nce`` are reported already weighted, plus ``nce_acc``.
 
-    ``loss = w_rec * loss_rec + w_nce * loss_nce``, reported as separate
-    ``loss_rec`` and ``loss_nce`` entries (already weighted) plus
-    ``nce_acc``. With ``loss_weights['nce'] == 0`` the contrastive branch is
-    not built at all, which is exactly MAE; a ``pool_neck`` without
-    parameters (``mean``, ``max``, ``cls``) is still built for
-    :meth:`extract_feat`, one with parameters (``gem``, ``attn``) is not
-    (nothing would train it, and DDP would stop on its unused parameters):
-    a warning says so and :meth:`extract_feat` mean-pools the patch tokens.
+    With ``loss_weights['nce'] == 0`` the contrastive branch is not built
+    (exactly MAE). A ``pool_neck`` without parameters is still built for
+    :meth:`extract_feat`; one with parameters is left out with a warning
+    (nothing would train it and DDP would stop on its unused parameters).
 
     Args:
         backbone (dict): Masked encoder, e.g. ``ViCMAEViT``.
-        neck (dict): Pixel decoder, e.g. mmpretrain's ``MAEPretrainDecoder``.
+        neck (dict): Pixel decoder, e.g. ``MAEPretrainDecoder``.
         head (dict): Reconstruction head, e.g. ``MAEPretrainHead``.
         pool_neck (dict): Token pooling, e.g. ``TokenPoolingNeck``.
         projector (dict): Projection MLP, e.g. ``NonLinearNeck``.
         contrastive_head (dict): e.g. ``InfoNCEHead``.
-        projector_per_view (bool): Run the projector once per view, so its
-            BatchNorm statistics are per view, as in the released code;
-            ``False`` runs it once over both views (``2B`` samples).
-            Defaults to False.
         loss_weights (dict): ``rec`` and ``nce`` weights, both >= 0.
             Defaults to ``dict(rec=0.97, nce=0.03)``.
+        projector_per_view (bool): Run the projector once per view (per-view
+            BatchNorm statistics, as in the released code) instead of once
+            over both views.
+        pretrained (str, optional): As in ``BaseSelfSupervisor``.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
         init_cfg (dict, optional): Initialization config.
@@ -60,13 +56,10 @@ class ViCMAE(BaseSelfSupervisor):
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+        super().__init__(backbone=backbone, neck=neck, head=head,
+                         pretrained=pretrained,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
         weights = dict(rec=0.97, nce=0.03)
         if loss_weights is not None:
             unknown = set(loss_weights) - set(weights)
@@ -76,8 +69,8 @@ class ViCMAE(BaseSelfSupervisor):
             weights.update(loss_weights)
         for name, value in weights.items():
             if not float(value) >= 0:
-                raise ValueError(
-                    f'ViCMAE: loss_weights["{name}"] must be >= 0, got {value}')
+                raise ValueError(f'ViCMAE: loss_weights["{name}"] must be '
+                                 f'>= 0, got {value}')
         self.loss_weights = {k: float(v) for k, v in weights.items()}
         self.with_contrastive = self.loss_weights['nce'] > 0
         self.projector_per_view = bool(projector_per_view)
@@ -98,15 +91,12 @@ class ViCMAE(BaseSelfSupervisor):
                     'that only the contrastive loss trains; with '
                     'loss_weights["nce"] = 0 it is left out and '
                     'extract_feat mean-pools the patch tokens',
-                    logger='current',
-                    level=logging.WARNING)
+                    logger='current', level=logging.WARNING)
                 self.pool_neck = None
 
-    def forward(self,
-                inputs: Union[torch.Tensor, List[torch.Tensor]],
+    def forward(self, inputs: Union[torch.Tensor, List[torch.Tensor]],
                 data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor',
-                **kwargs):
+                mode: str = 'tensor', **kwargs):
         """As :meth:`BaseSelfSupervisor.forward`; extra keyword arguments
         (``mask_noise``) reach :meth:`loss`, also through DDP wrappers."""
         if mode == 'loss':
@@ -114,27 +104,22 @@ class ViCMAE(BaseSelfSupervisor):
         return super().forward(inputs, data_samples, mode)
 
     def pool(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Global vector from encoder tokens (mean of patch tokens when no
-        pooling neck is configured)."""
+        """Global vector from encoder tokens (patch-token mean without a
+        pooling neck)."""
         if self.pool_neck is None:
             return tokens[:, 1:].mean(dim=1)
         return self.pool_neck(tokens)
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Pooled features of unmasked images, ``(B, C)``.
+        """Pooled features ``(B, C)`` of unmasked images (what the projector
+        gets in training).
 
         Args:
             inputs (torch.Tensor): Images ``(B, 3, H, W)``.
-
-        Returns:
-            torch.Tensor: The pooled representation used by the
-            contrastive branch (before the projector).
         """
-        tokens = self.backbone(inputs, mask=False)[-1]
-        return self.pool(tokens)
+        return self.pool(self.backbone(inputs, mask=False)[-1])
 
-    def loss(self,
-             inputs: Sequence[torch.Tensor],
+    def loss(self, inputs: Sequence[torch.Tensor],
              data_samples: Optional[List[DataSample]] = None,
              mask_noise: Optional[torch.Tensor] = None,
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -162,11 +147,8 @@ class ViCMAE(BaseSelfSupervisor):
         b = view1.shape[0]
         images = torch.cat([view1, view2])
         latent, mask, ids_restore = self.backbone(images, noise=mask_noise)
-        pred = self.neck(latent, ids_restore)
-        losses = {
-            'loss_rec':
-            self.loss_weights['rec'] * self.head.loss(pred, images, mask)
-        }
+        loss_rec = self.head.loss(self.neck(latent, ids_restore), images, mask)
+        losses = {'loss_rec': self.loss_weights['rec'] * loss_rec}
         if self.with_contrastive:
             pooled = self.pool(latent)
             views = pooled.split(b) if self.projector_per_view else (pooled, )

@@ -1,20 +1,10 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Safe checkpoint loading and weights-only-loadable checkpoint content.
-
-Every load path (resume, ``load_from``, ``init_cfg`` ``Pretrained``,
-converters, tools) uses ``torch.load(weights_only=True)`` with
-:func:`safe_globals` (NumPy array/dtype/scalar reconstruction only; never
-callables such as ``getattr``, so a plain mmengine ``HistoryBuffer`` is
-refused). Anything else raises :class:`UnsafeCheckpointError` naming the
-file and the global, unless the file is trusted via
-``VICMAE_TRUSTED_CHECKPOINTS`` (``os.pathsep``-separated files or folders)
-or :func:`trust_checkpoint` (``--trust-checkpoint``). What the toolkit saves
-needs none of that: see :func:`plain_message_hub_state` and
-``WeightsOnlyCheckpointHook``.
-"""
+"""Weights-only checkpoint loading for every load path, and checkpoint
+content that needs no allowlist (policy: ``docs/reliability.md``)."""
 import os
 import os.path as osp
 import pickle
+import warnings
 from typing import Any, Dict, List, Optional, Set
 
 import numpy as np
@@ -30,8 +20,7 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 
 def safe_globals() -> List[Any]:
-    """The allowlist passed to ``torch.serialization.safe_globals``: NumPy
-    callables/types that reconstruct arrays and scalars."""
+    """The allowlist: NumPy callables/types that rebuild arrays, scalars."""
     found = [np.ndarray, np.dtype]
     for modname in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         try:
@@ -51,7 +40,7 @@ def safe_globals() -> List[Any]:
 def trust_checkpoint(path: str) -> None:
     """Opt in to fully unpickling ``path`` (a file or a folder).
 
-    Only for checkpoints from a source you trust: unpickling can run code.
+    Only for checkpoints from a trusted source: unpickling can run code.
     """
     _TRUSTED.add(osp.realpath(osp.expanduser(path)))
 
@@ -75,14 +64,11 @@ def _unsupported_global(err: Exception) -> str:
 
 
 def safe_torch_load(filename: str, map_location: Any = None) -> Any:
-    """``torch.load`` with ``weights_only=True`` and the mmengine allowlist.
+    """``torch.load`` with ``weights_only=True`` and :func:`safe_globals`.
 
     Args:
         filename (str): Local checkpoint path.
         map_location: As for :func:`torch.load`.
-
-    Returns:
-        The loaded object.
 
     Raises:
         FileNotFoundError: If the file does not exist.
@@ -109,7 +95,6 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
                 'weights once with '
                 'tools/model_converters/extract_backbone.py.') from None
     # Explicit opt-in for this file: full unpickling.
-    import warnings
     warnings.warn(f'Loading trusted checkpoint {filename} with full '
                   'unpickling (weights_only=False).')
     return torch.load(filename, map_location=map_location, weights_only=False)
@@ -126,10 +111,10 @@ def safe_load_url(url: str,
                   **kwargs) -> Any:
     """mmengine's ``load_url`` with the weights-only policy.
 
-    ``http(s)://``, ``torchvision://``, ``open-mmlab://`` and ``mmcls://``
-    checkpoints are downloaded to torch's hub cache as torch does, then the
-    cached file is loaded with :func:`safe_torch_load` (torch's own
-    ``load_state_dict_from_url`` defaults to ``weights_only=False``).
+    Remote checkpoints (``http(s)://``, ``torchvision://``, ...) are
+    downloaded to torch's hub cache, then loaded with
+    :func:`safe_torch_load` (torch's ``load_state_dict_from_url`` defaults
+    to ``weights_only=False``).
     """
     from urllib.parse import urlparse
 
@@ -143,8 +128,7 @@ def safe_load_url(url: str,
 
 
 def register_safe_local_loader() -> None:
-    """Make mmengine load local files with :func:`safe_load_checkpoint`
-    and remote ones with :func:`safe_load_url`."""
+    """Make mmengine load every checkpoint through this module."""
     from mmengine.runner import checkpoint as mmengine_checkpoint
     mmengine_checkpoint.CheckpointLoader.register_scheme(
         prefixes='', loader=safe_load_checkpoint, force=True)
@@ -166,11 +150,10 @@ def _to_plain(obj: Any) -> Any:
 
 
 def plain_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
-    """Message-hub state with only Python/torch values.
+    """Message-hub state with only Python values (no allowlist needed).
 
-    ``HistoryBuffer`` objects become tagged dicts of float lists and NumPy
-    values become Python numbers, so ``torch.load(weights_only=True)``
-    needs no allowlist at all. :func:`restore_message_hub_state` undoes it.
+    ``HistoryBuffer`` objects become tagged dicts of float lists, NumPy
+    values Python numbers; :func:`restore_message_hub_state` undoes it.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
     out = dict(state)
@@ -199,25 +182,21 @@ def restore_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
     scalars = state.get('log_scalars')
     if not isinstance(scalars, dict):
         return state
-    out = dict(state)
-    restored = {}
+    out = dict(state, log_scalars=dict(scalars))
     for key, value in scalars.items():
         if isinstance(value, dict) and value.get(_HB_TAG):
-            restored[key] = HistoryBuffer(
+            out['log_scalars'][key] = HistoryBuffer(
                 log_history=value['log_history'],
                 count_history=value['count_history'],
                 max_length=value['max_length'])
-        else:
-            restored[key] = value
-    out['log_scalars'] = restored
     return out
 
 
 def plain_checkpoint(checkpoint: Dict[str, Any]) -> None:
-    """Make a checkpoint dict loadable with ``weights_only=True`` in place.
+    """Make a ``Runner.save_checkpoint`` dict weights-only-loadable in place.
 
     Args:
-        checkpoint (dict): As built by ``Runner.save_checkpoint``.
+        checkpoint (dict): The checkpoint; its hub and meta are converted.
     """
     if 'message_hub' in checkpoint:
         checkpoint['message_hub'] = plain_message_hub_state(

@@ -1,20 +1,9 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Documented compatibility fixes applied when ``vicmae_mm`` is imported.
+"""Compatibility fixes applied once on import, only where needed.
 
-Each fix is narrow, idempotent and only acts where the problem exists:
-
-1. ``mmaction2==1.2.0`` wheels and sdist ship without
-   ``mmaction/models/localizers/drn`` although ``localizers/__init__.py``
-   imports it, so ``import mmaction.models`` fails. If (and only if) that
-   folder is missing, a placeholder module is put in ``sys.modules``; its
-   ``DRN`` class raises a clear error when built. Nothing on disk changes.
-2. mmengine 0.10.7 calls ``torch.load`` with torch's default, which is
-   ``weights_only=True`` since torch 2.6, and then fails on its own
-   ``HistoryBuffer``. The local-file checkpoint loader is replaced by
-   :func:`vicmae_mm.utils.checkpoint.safe_load_checkpoint`: still
-   ``weights_only=True``, with an explicit allowlist of what mmengine
-   checkpoints contain (never ``getattr`` or other callables), a clear
-   refusal otherwise, and an opt-in for checkpoints the user trusts.
+mmaction2 1.2.0 ships without ``mmaction/models/localizers/drn``, which
+``import mmaction.models`` needs; mmengine 0.10.7's ``torch.load`` fails on
+its own ``HistoryBuffer`` under torch >= 2.6 (see :mod:`.checkpoint`).
 """
 import importlib.util
 import os.path as osp
@@ -39,7 +28,7 @@ def provide_missing_mmaction_drn() -> bool:
     """Insert a placeholder ``mmaction.models.localizers.drn`` if needed.
 
     Returns:
-        bool: True if the placeholder was installed.
+        bool: Whether the placeholder was installed.
     """
     name = 'mmaction.models.localizers.drn'
     if name in sys.modules:

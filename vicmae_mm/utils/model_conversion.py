@@ -1,15 +1,14 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Key mappings between the layouts a ViC-MAE checkpoint comes in.
+"""Key rules between the layouts a ViC-MAE checkpoint comes in.
 
-* **official**: the released ``.pth`` (``model`` entry, timm names, the
-  projector as ``nn.Sequential`` ``projector.{0,1,3,4,6}``);
-* **vicmae_mm**: ``backbone.*`` / ``neck.*`` in mmpretrain
-  ``VisionTransformer`` / ``MAEPretrainDecoder`` names and
-  ``projector.fc{k}/bn{k}`` (see ``docs/architecture.md``);
-* **timm**: a timm ``VisionTransformer`` state dict (the official encoder).
+* **official**: the released ``.pth`` (``model``: timm names, projector
+  ``nn.Sequential`` ``projector.{0,1,3,4,6}``);
+* **vicmae_mm**: ``backbone.`` / ``neck.`` in mmpretrain names,
+  ``projector.fc{k}/bn{k}`` (docs/architecture.md);
+* **timm**: a timm ``VisionTransformer`` state dict (the encoder).
 
 Every function is a pure key rename (tensors shared), so a conversion and
-its inverse round-trip exactly. Keys no rule understands raise
+its inverse round-trip exactly; keys no rule understands raise
 :class:`CheckpointFormatError` naming them. The command-line tools are in
 ``tools/model_converters/``.
 """
@@ -22,10 +21,8 @@ import torch
 
 from .checkpoint_layout import (BLOCK_PARTS, LINEAR_PARAMS,
                                 PRETRAIN_ONLY_PREFIXES, VICMAE_PROJECTOR_KEY,
-                                CheckpointFormatError, check_decoder,
-                                check_vicmae_encoder)
-
-StateDict = Dict[str, torch.Tensor]
+                                CheckpointFormatError, StateDict,
+                                check_decoder, check_vicmae_encoder)
 
 # ``{i}``: block index, ``{p}``: ``weight`` or ``bias``.
 ENCODER_RULES: Tuple[Tuple[str, str], ...] = (
@@ -36,7 +33,6 @@ ENCODER_RULES: Tuple[Tuple[str, str], ...] = (
       for a, b in BLOCK_PARTS),
     ('norm.{p}', 'backbone.ln1.{p}'),
 )
-
 DECODER_RULES: Tuple[Tuple[str, str], ...] = (
     ('decoder_embed.{p}', 'neck.decoder_embed.{p}'),
     ('mask_token', 'neck.mask_token'),
@@ -52,27 +48,24 @@ DECODER_RULES: Tuple[Tuple[str, str], ...] = (
 _BN_PARAMS = ('weight', 'bias', 'running_mean', 'running_var',
               'num_batches_tracked')
 _OFFICIAL_PROJ = re.compile(r'^projector\.(?P<j>\d+)\.(?P<q>\w+)$')
-
-
-def _pattern(template: str) -> 're.Pattern':
-    regex = re.escape(template)
-    regex = regex.replace(re.escape('{i}'), r'(?P<i>\d+)')
-    regex = regex.replace(re.escape('{p}'), r'(?P<p>weight|bias)')
-    return re.compile(f'^{regex}$')
+Rename = Callable[[str], Optional[Tuple[str, str]]]
 
 
 class _Renamer:
-    """Rename keys with ``(source template, target template)`` rules."""
+    """Rename keys by ``(source template, target template)`` rules; a call
+    returns ``(new key, rule label)`` or None."""
 
     def __init__(self,
                  rules: Sequence[Tuple[str, str]],
                  reverse: bool = False) -> None:
-        self.rules = [(dst, src) if reverse else (src, dst)
-                      for src, dst in rules]
-        self.patterns = [(_pattern(src), src, dst) for src, dst in self.rules]
+        self.patterns = []
+        for src, dst in rules:
+            src, dst = (dst, src) if reverse else (src, dst)
+            regex = re.escape(src).replace(re.escape('{i}'), r'(?P<i>\d+)')
+            regex = regex.replace(re.escape('{p}'), r'(?P<p>weight|bias)')
+            self.patterns.append((re.compile(f'^{regex}$'), src, dst))
 
     def __call__(self, key: str) -> Optional[Tuple[str, str]]:
-        """Return ``(new key, rule label)`` or None if no rule matches."""
         for regex, src, dst in self.patterns:
             match = regex.match(key)
             if match:
@@ -99,20 +92,6 @@ class ConversionReport:
         self.mapped.append((src, dst))
         self.rules[rule] = self.rules.get(rule, 0) + 1
 
-    def lines(self, verbose: bool = False) -> List[str]:
-        """Human-readable summary (one rule per line, or one key)."""
-        out = [f'mapped {len(self.mapped)} tensors:']
-        if verbose:
-            out += [f'  {s} -> {d}' for s, d in self.mapped]
-        else:
-            width = max((len(r) for r in self.rules), default=0)
-            out += [f'  {r:<{width}}  x{n}' for r, n in self.rules.items()]
-        if self.dropped:
-            out.append(f'left out {len(self.dropped)} tensors:')
-            out += [f'  {d}' for d in self.dropped]
-        out += [f'note: {n}' for n in self.notes]
-        return out
-
 
 def _unknown_error(what: str, keys: Sequence[str], hint: str) -> None:
     shown = ', '.join(sorted(keys)[:10])
@@ -121,11 +100,10 @@ def _unknown_error(what: str, keys: Sequence[str], hint: str) -> None:
         f'{what}: {len(keys)} unrecognised key(s): {shown}{more}. {hint}')
 
 
-def _rename_all(state_dict: StateDict,
-                rename: Callable[[str], Optional[Tuple[str, str]]],
+def _rename_all(state_dict: StateDict, rename: Rename,
                 report: ConversionReport) -> Tuple[StateDict, List[str]]:
-    """Rename every key (same tensors, same order), recording it in
-    ``report``; also returns the keys ``rename`` did not understand."""
+    """Rename every key (same order) into ``report``; also returns the keys
+    ``rename`` did not understand."""
     out: StateDict = OrderedDict()
     unknown = []
     for key, value in state_dict.items():
@@ -138,28 +116,20 @@ def _rename_all(state_dict: StateDict,
     return out, unknown
 
 
-def _check_tensors(state_dict: StateDict, what: str) -> None:
+def _new_report(state_dict: StateDict, what: str) -> ConversionReport:
     bad = [k for k, v in state_dict.items() if not torch.is_tensor(v)]
     if bad:
         _unknown_error(what, bad, 'Every entry of a state dict must be a '
                        'tensor.')
-
-
-def _strip_module_prefix(state_dict: StateDict,
-                         report: ConversionReport) -> StateDict:
-    """Remove the ``module.`` prefix of checkpoints saved from DDP."""
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        report.notes.append('removed the DDP prefix "module." from every key')
-        return OrderedDict((k[7:], v) for k, v in state_dict.items())
-    return state_dict
+    return ConversionReport()
 
 
 def _official_projector_key(key: str) -> Optional[Tuple[str, str]]:
     match = _OFFICIAL_PROJ.match(key)
     if not match:
         return None
-    j, q = int(match['j']), match['q']
-    k, r = divmod(j, 3)
+    k, r = divmod(int(match['j']), 3)
+    q = match['q']
     if r == 0 and q in LINEAR_PARAMS:
         return f'projector.fc{k}.{q}', 'projector.{3k} (Linear) -> ' \
             'projector.fc{k}'
@@ -185,6 +155,7 @@ def _vicmae_projector_key(key: str) -> Optional[Tuple[str, str]]:
 
 _TO_VICMAE = _Renamer(ENCODER_RULES + DECODER_RULES)
 _TO_OFFICIAL = _Renamer(ENCODER_RULES + DECODER_RULES, reverse=True)
+_ENCODER_TO_TIMM = _Renamer(ENCODER_RULES, reverse=True)
 
 
 def official_to_vicmae(
@@ -193,20 +164,17 @@ def official_to_vicmae(
     """Rename an official (timm-named) ViC-MAE state dict to vicmae_mm.
 
     Args:
-        state_dict (dict): The ``model`` entry of an official checkpoint.
+        state_dict (dict): The ``model`` entry of an official checkpoint
+            (a DDP ``module.`` prefix is removed).
         what (str): Name of the checkpoint, for messages.
 
     Returns:
-        tuple: The vicmae_mm state dict (``backbone.``, ``neck.``,
-        ``projector.``) and a :class:`ConversionReport`.
-
-    Raises:
-        CheckpointFormatError: On any key no rule understands, or an
-            incomplete encoder.
+        tuple: The vicmae_mm state dict and a :class:`ConversionReport`.
     """
-    report = ConversionReport()
-    _check_tensors(state_dict, what)
-    state_dict = _strip_module_prefix(state_dict, report)
+    report = _new_report(state_dict, what)
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        report.notes.append('removed the DDP prefix "module." from every key')
+        state_dict = OrderedDict((k[7:], v) for k, v in state_dict.items())
     out, unknown = _rename_all(
         state_dict, lambda k: _TO_VICMAE(k) or _official_projector_key(k),
         report)
@@ -234,21 +202,9 @@ def official_to_vicmae(
 def vicmae_to_official(
         state_dict: StateDict,
         what: str = 'checkpoint') -> Tuple[StateDict, ConversionReport]:
-    """Inverse of :func:`official_to_vicmae`.
-
-    Args:
-        state_dict (dict): A vicmae_mm pretraining state dict.
-        what (str): Name of the checkpoint, for messages.
-
-    Returns:
-        tuple: The official-layout state dict and a report.
-
-    Raises:
-        CheckpointFormatError: On keys with no place in the official layout
-            (e.g. ``pool_neck.*`` of GeM/attention pooling).
-    """
-    report = ConversionReport()
-    _check_tensors(state_dict, what)
+    """Inverse of :func:`official_to_vicmae`; keys with no official place
+    (``pool_neck.*`` of GeM/attention pooling) raise."""
+    report = _new_report(state_dict, what)
     check_vicmae_encoder(state_dict, what)
     out, unknown = _rename_all(
         state_dict, lambda k: _TO_OFFICIAL(k) or _vicmae_projector_key(k),
@@ -261,31 +217,25 @@ def vicmae_to_official(
     return out, report
 
 
-_ENCODER_TO_TIMM = _Renamer(ENCODER_RULES, reverse=True)
-
-
 def vicmae_to_timm(
         state_dict: StateDict,
         what: str = 'checkpoint') -> Tuple[StateDict, ConversionReport]:
     """Encoder of a vicmae_mm checkpoint as a timm ``VisionTransformer``.
 
-    The result loads strictly into
-    ``timm.models.vision_transformer.VisionTransformer(num_classes=0, ...)``
-    with ``class_token=True`` and the final ``norm`` kept (timm's default
-    ``global_pool='token'``, or ``global_pool='avg', fc_norm=False`` for
-    ViC-MAE's mean-pooled feature).
+    The result loads strictly into timm's ``VisionTransformer(num_classes=0,
+    class_token=True)`` (``global_pool='avg', fc_norm=False`` for ViC-MAE's
+    mean-pooled feature).
 
     Args:
-        state_dict (dict): vicmae_mm state dict (``backbone.*`` plus
-            optionally ``neck.*``/``projector.*``/``pool_neck.*``, which
-            are left out), or a backbone extracted without its prefix.
+        state_dict (dict): vicmae_mm state dict (``neck.``, ``projector.``,
+            ``pool_neck.`` are left out), or an encoder extracted without
+            its ``backbone.`` prefix.
         what (str): Name of the checkpoint, for messages.
 
     Returns:
         tuple: The timm state dict and a report.
     """
-    report = ConversionReport()
-    _check_tensors(state_dict, what)
+    report = _new_report(state_dict, what)
     if not any(k.startswith('backbone.') for k in state_dict) and \
             'patch_embed.projection.weight' in state_dict:
         report.notes.append('keys have no "backbone." prefix: read as an '
@@ -293,26 +243,23 @@ def vicmae_to_timm(
         state_dict = OrderedDict(
             (f'backbone.{k}', v) for k, v in state_dict.items())
     check_vicmae_encoder(state_dict, what)
-    # the rules only match backbone.* keys: anything else that is not a
-    # pretraining head is unknown
+    # the rules only match backbone.*: anything else but a pretraining head
+    # is unknown
+    heads = [k for k in state_dict if k.startswith(PRETRAIN_ONLY_PREFIXES)]
     out, unknown = _rename_all(
-        OrderedDict((k, v) for k, v in state_dict.items()
-                    if not k.startswith(PRETRAIN_ONLY_PREFIXES)),
+        OrderedDict((k, v) for k, v in state_dict.items() if k not in heads),
         _ENCODER_TO_TIMM, report)
-    report.dropped += [
-        f'{k} (pretraining only)' for k in state_dict
-        if k.startswith(PRETRAIN_ONLY_PREFIXES)
-    ]
     if unknown:
         _unknown_error(
             f'{what} is not a ViC-MAE pretraining encoder', unknown,
             'Only backbone.* in mmpretrain VisionTransformer names (no ln2 / '
             'head of a fine-tuned classifier) can be exported to timm.')
-    if len(report.dropped) > 8:
-        prefixes = sorted({d.split('.')[0] for d in report.dropped})
-        report.notes.append(f'left out {len(report.dropped)} pretraining-only '
+    if len(heads) > 8:
+        prefixes = sorted({k.split('.')[0] for k in heads})
+        report.notes.append(f'left out {len(heads)} pretraining-only '
                             f'tensors under {prefixes}')
-        report.dropped = []
+    else:
+        report.dropped += [f'{k} (pretraining only)' for k in heads]
     return out, report
 
 
@@ -324,17 +271,16 @@ def extract_backbone(
 
     Args:
         state_dict (dict): vicmae_mm state dict.
-        strip_prefix (bool): Drop ``backbone.`` from the keys (for code that
-            loads a bare ``VisionTransformer``). Keep it (default) so
-            downstream configs load the file with ``prefix='backbone.'``.
+        strip_prefix (bool): Drop ``backbone.`` (for a bare
+            ``VisionTransformer``); kept by default, so downstream configs
+            load the file with ``prefix='backbone.'``.
         what (str): Name of the checkpoint, for messages.
 
     Returns:
-        tuple: The encoder state dict (tensors cloned, so the saved file
-        holds only them) and a report.
+        tuple: The encoder (tensors cloned, so a saved file holds only
+        them) and a report.
     """
-    report = ConversionReport()
-    _check_tensors(state_dict, what)
+    report = _new_report(state_dict, what)
     if not any(k.startswith('backbone.') for k in state_dict):
         official = {'patch_embed.proj.weight', 'model'} & set(state_dict)
         hint = (' It looks like an official ViC-MAE checkpoint: convert it '
@@ -342,13 +288,12 @@ def extract_backbone(
         raise CheckpointFormatError(
             f'{what} has no "backbone." weights.{hint}')
     out: StateDict = OrderedDict()
+    rule = 'backbone.* -> ' + ('*' if strip_prefix else 'backbone.*')
     for key, value in state_dict.items():
         if key.startswith('backbone.'):
             new = key[len('backbone.'):] if strip_prefix else key
             out[new] = value.detach().clone().contiguous()
-            report.add(
-                key, new,
-                'backbone.* -> ' + ('*' if strip_prefix else 'backbone.*'))
+            report.add(key, new, rule)
     dropped = sorted(
         {k.split('.')[0]
          for k in state_dict if not k.startswith('backbone.')})

@@ -11,19 +11,8 @@ from mmengine.logging import print_log
 _CKPT_RE = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
-def _loadable(path: str) -> bool:
-    """Cheap completeness check: torch checkpoints are zip archives whose
-    central directory is written last, so a truncated file fails this."""
-    return zipfile.is_zipfile(path)
-
-
 def read_last_checkpoint(work_dir: str) -> Optional[str]:
-    """The path mmengine recorded in ``work_dir/last_checkpoint``.
-
-    Returns:
-        str, optional: The path (not checked to exist), or None when the
-        marker is missing or empty.
-    """
+    """The path in ``work_dir/last_checkpoint`` (unchecked), or None."""
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(marker):
         return None
@@ -34,12 +23,12 @@ def read_last_checkpoint(work_dir: str) -> Optional[str]:
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``--resume`` (without a path) should continue from.
 
-    mmengine trusts ``work_dir/last_checkpoint``, which it writes
-    non-atomically; a kill at the wrong moment leaves it empty or pointing
-    at a file that does not exist or is incomplete. This returns the file
-    it names when that is a complete file, else the newest ``iter_*.pth`` /
-    ``epoch_*.pth`` in ``work_dir`` that is complete, else None. Every fallback
-    is logged.
+    mmengine writes ``work_dir/last_checkpoint`` non-atomically, so a kill
+    can leave it empty or naming a missing or incomplete file. This returns
+    that file if complete, else the newest complete ``iter_*.pth`` /
+    ``epoch_*.pth`` in ``work_dir`` (logged), else None. Torch checkpoints
+    are zip archives whose central directory is written last, so a
+    truncated file fails ``zipfile.is_zipfile``.
 
     Args:
         work_dir (str): The run's work directory.
@@ -49,7 +38,7 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """
     last = osp.join(work_dir, 'last_checkpoint')
     named = read_last_checkpoint(work_dir)
-    if named and osp.isfile(named) and _loadable(named):
+    if named and zipfile.is_zipfile(named):  # False if missing
         return named
     candidates = []
     for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth')):
@@ -57,7 +46,7 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
         if match:
             candidates.append((int(match.group(2)), osp.getmtime(path), path))
     for _, _, path in sorted(candidates, reverse=True):
-        if _loadable(path):
+        if zipfile.is_zipfile(path):
             if osp.isfile(last):
                 print_log(
                     f'{last} names {named!r}, which is missing or '

@@ -12,16 +12,12 @@ import torch
 def preserved_rng_state(cuda: bool = True) -> Iterator[None]:
     """Restore Python's, NumPy's and torch's global RNG states on exit.
 
-    Iterating a dataloader draws a worker seed from torch's global RNG and
-    random transforms draw from NumPy's, so work that reads data (a
-    monitor, one seeded sample) would otherwise change the training run
-    around it.
+    Reading data draws from these (worker seeds, random transforms), so a
+    monitor would otherwise change the training run around it.
 
     Args:
-        cuda (bool): Also restore the CUDA generators when CUDA is
-            available. Dataloader workers pass False: reading the CUDA
-            state would initialise CUDA in a forked process. Defaults to
-            True.
+        cuda (bool): Also restore the CUDA generators, if available (False
+            in dataloader workers: it would initialise CUDA after a fork).
     """
     py_state, np_state = random.getstate(), np.random.get_state()
     torch_state = torch.get_rng_state()

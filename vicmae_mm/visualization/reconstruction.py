@@ -1,8 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Drawing what the masked autoencoder reconstructs: reading view pairs
-from image/video files, the de-normalised reconstruction and the grid
-layout. Used by :class:`ReconstructionVisHook` during pretraining and by
-``tools/analysis/visualize_reconstruction.py`` offline."""
+"""Masked-reconstruction figures, for :class:`ReconstructionVisHook` and
+``tools/analysis/visualize_reconstruction.py``."""
 import inspect
 import os.path as osp
 from typing import Dict, List, Sequence
@@ -36,9 +34,8 @@ def read_views(path: str,
                frame_gap_s: float = 1.0) -> List[np.ndarray]:
     """Views of one file as the model sees them (BGR uint8, square).
 
-    An image gives one view; a video gives a frame pair: its first frame and
-    the frame ``frame_gap_s`` seconds later (the last frame if the video is
-    shorter), as in ViC-MAE's video pretraining.
+    An image gives one view; a video its first frame and the one
+    ``frame_gap_s`` seconds later (or its last), as in ViC-MAE pretraining.
 
     Args:
         path (str): Image or video file.
@@ -96,25 +93,22 @@ def reconstruct(model,
                 paste_visible: bool = True) -> Dict[str, torch.Tensor]:
     """Mask, encode, decode and de-normalise a batch of model inputs.
 
-    With ``norm_pix`` the prediction is mapped back to pixels with the
-    mean/variance of the original patch (what the target was normalised
-    with), then through the data preprocessor's mean/std.
+    With ``norm_pix`` the prediction is mapped back with the mean/variance
+    of the original patch (what the target was normalised with).
 
     Args:
-        model: A ViC-MAE (or MAE) model with ``backbone`` (masked ViT),
-            ``neck`` (pixel decoder), ``head`` (``MAEPretrainHead``) and
-            ``data_preprocessor``; in eval mode.
+        model: A ViC-MAE/MAE model in eval mode, with ``backbone`` (masked
+            ViT), ``neck``, ``head`` (``MAEPretrainHead``) and
+            ``data_preprocessor``.
         images (torch.Tensor): Preprocessed inputs ``(N, 3, H, W)``.
-        mask_seed (int): Seed of the masking noise, so that every call (and
-            every training step) shows the same masks.
-        paste_visible (bool): Show the original pixels on visible patches
-            of the reconstruction (the MAE paper's figures); otherwise the
-            decoder output everywhere.
+        mask_seed (int): Seed of the masking noise (same masks every call).
+        paste_visible (bool): Original pixels on the visible patches of the
+            reconstruction (as in the MAE figures), else decoder output.
 
     Returns:
-        dict: ``original``, ``masked``, ``reconstruction`` as RGB float
-        tensors in ``[0, 255]``, ``(N, 3, H, W)``, and ``mask``
-        ``(N, 1, H, W)`` (1 = masked).
+        dict: RGB float ``(N, 3, H, W)`` ``original``, ``masked``,
+        ``reconstruction`` in ``[0, 255]``, and ``mask`` ``(N, 1, H, W)``
+        (1 = masked).
     """
     for part in ('backbone', 'neck', 'head', 'data_preprocessor'):
         if getattr(model, part, None) is None:
@@ -152,16 +146,13 @@ def compose_grid(panels: Dict[str, torch.Tensor],
                  min_panel_size: int = 96) -> np.ndarray:
     """Lay out reconstruction panels as an RGB uint8 grid.
 
-    Rows are :data:`ROW_NAMES` (labelled on the left); columns are the
-    views, the views of one sample side by side and samples set apart by a
-    wider gap.
+    Rows are :data:`ROW_NAMES`; columns the views, those of one sample side
+    by side, samples set apart by a wider gap.
 
     Args:
         panels (dict): Output of :func:`reconstruct`.
-        views_per_sample (Sequence[int]): How many consecutive columns
-            belong to each sample (2 for a pair, 1 for a single image).
-        min_panel_size (int): Small inputs are enlarged (nearest neighbour)
-            to at least this many pixels.
+        views_per_sample (Sequence[int]): Consecutive columns per sample.
+        min_panel_size (int): Enlarge panels (nearest) to at least this.
 
     Returns:
         np.ndarray: ``(rows, cols, 3)`` uint8 RGB image.
@@ -177,17 +168,17 @@ def compose_grid(panels: Dict[str, torch.Tensor],
         for v in range(count):
             starts.append(x)
             x += pw + (_VIEW_GAP if v < count - 1 else _SAMPLE_GAP)
-    width = x - _SAMPLE_GAP
-    grid = np.full((len(ROW_NAMES) * (ph + _VIEW_GAP) - _VIEW_GAP, width, 3),
-                   255, np.uint8)
+    grid = np.full(
+        (len(ROW_NAMES) * (ph + _VIEW_GAP) - _VIEW_GAP, x - _SAMPLE_GAP, 3),
+        255, np.uint8)
     for r, name in enumerate(ROW_NAMES):
         top = r * (ph + _VIEW_GAP)
         cv2.putText(grid, name, (4, top + ph // 2 + 4),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         rows = panels[name].round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        rows = rows.repeat(scale, axis=1).repeat(scale, axis=2)
         for i, left in enumerate(starts):
-            grid[top:top + ph, left:left + pw] = np.kron(
-                rows[i], np.ones((scale, scale, 1), np.uint8))
+            grid[top:top + ph, left:left + pw] = rows[i]
     return grid
 
 
@@ -199,9 +190,8 @@ def reconstruction_grid(model,
     """Grid for samples given as raw views (uint8 ``(3, H, W)`` BGR).
 
     Args:
-        model: See :func:`reconstruct`.
         views (Sequence[Sequence[torch.Tensor]]): Per sample, its views.
-        mask_seed, paste_visible: See :func:`reconstruct`.
+        model, mask_seed, paste_visible: See :func:`reconstruct`.
         min_panel_size (int): See :func:`compose_grid`.
 
     Returns:

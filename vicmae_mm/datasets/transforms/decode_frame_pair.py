@@ -13,29 +13,22 @@ class DecodeFramePair(BaseTransform):
     """Decode the two frames chosen by :class:`SampleFramePair`.
 
     Only those two frames are requested from decord (one ``get_batch``
-    call, which seeks to the nearest key frame before each), never the whole
-    clip. The frames are handed on as a list of two HWC uint8 arrays under
-    ``img``, the same layout as an image loaded by ``LoadImageFromFile``, so
-    :class:`PairedMultiView` applies mmpretrain's image transforms to each.
-
-    Channel order: ``LoadImageFromFile`` gives **BGR**, mmpretrain/mmcv
-    transforms (ColorJitter, RandomGrayscale, Solarize...) assume it, and
-    ``SelfSupDataPreprocessor(to_rgb=True)`` flips the whole batch to RGB.
-    Frames are therefore BGR by default so that video and image views agree
-    in one mixed batch; ``channel_order='rgb'`` keeps decord's RGB for
-    pipelines that expect it.
-
-    The reader is closed (removed from ``results``) after decoding.
+    call), never the whole clip. They are handed on as a list of two HWC
+    uint8 arrays under ``img``, the layout of ``LoadImageFromFile``, so
+    :class:`PairedMultiView` applies image transforms to each. Frames are
+    BGR by default, as ``LoadImageFromFile`` gives and mmcv transforms
+    assume, so video and image views agree in one mixed batch (which
+    ``SelfSupDataPreprocessor(to_rgb=True)`` flips to RGB).
 
     **Required Keys:** ``video_reader``, ``frame_inds``, ``filename``
 
     **Added Keys:** ``img`` (list of two arrays), ``img_shape``,
     ``ori_shape``
 
-    **Deleted Keys:** ``video_reader``
+    **Deleted Keys:** ``video_reader`` (the reader is closed)
 
     Args:
-        channel_order (str): ``'bgr'`` or ``'rgb'``. Defaults to ``'bgr'``.
+        channel_order (str): ``'bgr'`` or ``'rgb'`` (decord's own order).
     """
 
     CHANNEL_ORDERS = ('bgr', 'rgb')
@@ -48,12 +41,6 @@ class DecodeFramePair(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Decode the pair.
-
-        Args:
-            results (dict): Needs ``video_reader`` and ``frame_inds``.
-
-        Returns:
-            dict: ``results`` with ``img = [frame_1, frame_2]``.
 
         Raises:
             VideoReadError: If decord fails or returns anything other than
@@ -87,8 +74,7 @@ class DecodeFramePair(BaseTransform):
             frames = frames[..., ::-1]
         views = [np.ascontiguousarray(f) for f in frames]
         results['img'] = views
-        results['img_shape'] = views[0].shape[:2]
-        results['ori_shape'] = views[0].shape[:2]
+        results['img_shape'] = results['ori_shape'] = views[0].shape[:2]
         return results
 
     def __repr__(self) -> str:

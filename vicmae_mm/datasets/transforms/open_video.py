@@ -22,23 +22,21 @@ def _decord_message(err: Exception) -> str:
 class OpenVideo(BaseTransform):
     """Open a video with decord; read only its index (frame count, fps).
 
-    The same keys as mmaction2's ``DecordInit`` are written, so either can
-    precede :class:`SampleFramePair`, and mmaction2's samplers and
-    ``DecordDecode`` can follow this one. Unlike ``DecordInit``, a local
-    file is opened by path (the whole file is not copied into memory), and
-    every failure raises :class:`VideoReadError` naming the file and the
-    reason, which pretraining datasets count, log and skip.
+    Writes the same keys as mmaction2's ``DecordInit``, so either can
+    precede :class:`SampleFramePair` and mmaction2's samplers and
+    ``DecordDecode`` can follow. Unlike ``DecordInit``, a local file is
+    opened by path (not copied into memory), and every failure raises
+    :class:`VideoReadError` naming the file and the reason.
 
     **Required Keys:** ``filename``
 
     **Added Keys:** ``video_reader``, ``total_frames``, ``avg_fps``
 
     Args:
-        num_threads (int): decord decoding threads. 1 suits dataloader
-            workers (0 would use every core in every worker). Defaults to 1.
-        backend_args (dict, optional): mmengine file backend arguments for
-            non-local storage; the bytes are then read into memory.
-            Defaults to None.
+        num_threads (int): decord threads; 1 suits dataloader workers (0
+            would use every core in every worker).
+        backend_args (dict, optional): File backend arguments for non-local
+            storage; the bytes are then read into memory.
     """
 
     def __init__(self,
@@ -80,15 +78,8 @@ class OpenVideo(BaseTransform):
     def transform(self, results: dict) -> dict:
         """Open ``results['filename']``.
 
-        Args:
-            results (dict): Must hold ``filename``.
-
-        Returns:
-            dict: ``results`` with ``video_reader``, ``total_frames`` and
-            ``avg_fps``.
-
         Raises:
-            VideoReadError: Missing, empty, unreadable video, or one
+            VideoReadError: Missing, empty or unreadable video, or one
                 without frames.
         """
         filename = results['filename']

@@ -13,17 +13,14 @@ from .registration import register_transform
 class PairedMultiView(BaseTransform):
     """Apply pipeline *i* to view *i*.
 
-    * Video pair (``img`` is a list of frames, from
-      :class:`DecodeFramePair`): view *i* is pipeline *i* applied to frame
-      *i*; the number of frames must equal the number of pipelines.
-    * Image (``img`` is one array, from ``LoadImageFromFile``): every view
-      is an independent augmentation of the same image (pipeline *i* on its
-      own copy), as mmpretrain's ``MultiView(num_views=[1, 1])`` does.
+    * Video pair (``img`` a list of frames, from :class:`DecodeFramePair`):
+      view *i* is pipeline *i* on frame *i*; frames and pipelines must be
+      as many.
+    * Image (``img`` one array): pipeline *i* on its own copy of the image,
+      as mmpretrain's ``MultiView(num_views=[1, 1])`` does.
 
-    The pipelines are ordinary mmpretrain/mmcv transform lists
-    (``RandomResizedCrop``, ``RandomFlip``, ``ColorJitter``...). Each view
-    runs on its own copy of the other keys, so no transform sees another
-    view's changes. The output ``img`` is the list of views, which
+    Each view runs on its own copy of the other keys, so no transform sees
+    another view's changes. The output ``img`` is the list of views, which
     ``PackInputs`` turns into ``inputs = [view1, view2]``.
 
     Args:
@@ -44,15 +41,7 @@ class PairedMultiView(BaseTransform):
         return len(self.pipelines)
 
     def transform(self, results: dict) -> dict:
-        """Build the views.
-
-        Args:
-            results (dict): ``img`` is one HWC array or a list of them.
-
-        Returns:
-            dict: ``results`` with ``img`` the list of views (None if a
-            pipeline dropped the sample).
-        """
+        """Build the views (None if a pipeline dropped the sample)."""
         img = results['img']
         if isinstance(img, (list, tuple)):
             if len(img) != self.num_views:
@@ -69,8 +58,7 @@ class PairedMultiView(BaseTransform):
         for pipeline, source in zip(self.pipelines, sources):
             view = copy.deepcopy(rest)
             view['img'] = source
-            view['img_shape'] = source.shape[:2]
-            view['ori_shape'] = source.shape[:2]
+            view['img_shape'] = view['ori_shape'] = source.shape[:2]
             out = pipeline(view)
             if out is None:
                 return None

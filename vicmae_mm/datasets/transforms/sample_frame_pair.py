@@ -14,43 +14,30 @@ from .registration import register_transform
 class SampleFramePair(BaseTransform):
     """Pick two frame indices of one video a temporal gap apart.
 
-    The gap is drawn uniformly from ``gap_range``, in seconds (converted
-    with the container's average fps and rounded to whole frames) or in
-    frames (integers, both ends included); then the first frame is drawn
-    uniformly among the positions where the whole pair fits. All draws use
-    NumPy's global RNG, which :class:`MixedPairDataset` seeds per sample
-    from (seed, epoch, index), so pairs are reproducible and change from
-    epoch to epoch.
+    The gap is drawn uniformly from ``gap_range`` in seconds (converted with
+    the average fps, rounded to whole frames) or in whole frames; then the
+    first frame uniformly among the positions where the pair fits. Draws use
+    NumPy's global RNG, which :class:`MixedPairDataset` seeds per sample.
 
-    Videos shorter than the gap (policy ``short_video``):
-
-    * ``'clamp'`` (default): use the longest gap the video allows,
-      ``total_frames - 1``; the pair is marked ``gap_clamped=True`` and
-      counted in the per-epoch data summary.
-    * ``'skip'``: raise :class:`VideoReadError`, so the dataset counts the
-      video as skipped and samples another one.
-
-    A 1-frame video cannot give two distinct frames and always raises
-    :class:`VideoReadError` (unless ``gap_range`` is ``(0, 0)``).
+    A video shorter than the gap, with ``short_video='clamp'``, gets the
+    longest gap it allows (``total_frames - 1``, marked ``gap_clamped``);
+    with ``'skip'`` it raises :class:`VideoReadError`, as a 1-frame video
+    always does (unless ``gap_range`` is ``(0, 0)``).
 
     **Required Keys:** ``total_frames``, ``avg_fps`` (for seconds),
     ``filename`` (for messages)
 
     **Added Keys:** ``frame_inds`` (int64, shape (2,)), ``frame_times``
-    (seconds, ``frame_inds / avg_fps``; NaN if the fps is unknown),
-    ``frame_gap`` (frames), ``gap_clamped`` (bool), and ``clip_len=2``,
-    ``num_clips=1``, ``frame_interval`` so mmaction2's ``DecordDecode`` can
-    also decode the pair.
+    (seconds; NaN if the fps is unknown), ``frame_gap`` (frames),
+    ``gap_clamped``, and ``clip_len=2``, ``num_clips=1``,
+    ``frame_interval`` so mmaction2's ``DecordDecode`` can decode the pair.
 
     Args:
         gap_range (Sequence[float]): ``(min, max)`` gap, ``0 <= min <= max``.
-            Defaults to ``(1.0, 1.0)``: frames one second apart.
-        gap_unit (str): ``'second'`` or ``'frame'``. Defaults to
-            ``'second'``.
-        short_video (str): ``'clamp'`` or ``'skip'``. Defaults to
-            ``'clamp'``.
+        gap_unit (str): ``'second'`` or ``'frame'``.
+        short_video (str): ``'clamp'`` or ``'skip'``.
         random_order (bool): Swap the two frames with probability 0.5, so
-            view 1 is not always the earlier frame. Defaults to False.
+            view 1 is not always the earlier frame.
     """
 
     UNITS = ('second', 'frame')
@@ -103,12 +90,6 @@ class SampleFramePair(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Sample the pair.
-
-        Args:
-            results (dict): Needs ``total_frames`` and ``avg_fps``.
-
-        Returns:
-            dict: ``results`` with the pair's indices and timestamps.
 
         Raises:
             VideoReadError: 1-frame video, invalid fps for a gap in seconds,

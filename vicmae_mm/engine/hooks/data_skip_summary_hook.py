@@ -14,23 +14,17 @@ from mmengine.registry import HOOKS
 class DataSkipSummaryHook(Hook):
     """Log, per epoch, every bad file the data pipeline skipped.
 
-    Skips happen in dataloader workers (other processes). Each one is
-    logged there at once, and also recorded in the replacing sample's meta
-    (``skipped_samples``, see :mod:`vicmae_mm.datasets.robust_fetch`); the
-    records travel with the batch to the training process, where this hook
-    collects them, gathers them from all ranks, and logs on rank 0 a
-    summary: samples seen per kind, bad files skipped (each with its reason
-    and count) and frame gaps clamped on short videos
-    (``gap_clamped``, kept by ``PackInputs(meta_keys=...)``). Each
-    iteration's counts (this rank's batch) also go to the message hub as
-    ``train/data_skipped`` and ``train/data_gap_clamped``, so they appear
-    in the training log lines and ``scalars.json``. Registered in mmengine's
-    root registry, so any scope can name it.
+    Workers record skips in the replacing sample's meta
+    (``skipped_samples``) and clamped frame gaps as ``gap_clamped`` (keep
+    it in ``PackInputs(meta_keys=...)``); this hook gathers them from all
+    ranks into one summary, and logs each iteration's counts as
+    ``train/data_skipped`` / ``train/data_gap_clamped`` (see
+    ``docs/data_preparation.md``). In mmengine's root registry.
 
     Args:
         interval (int, optional): Also log every ``interval`` iterations
-            (useful for ``IterBasedTrainLoop``). Defaults to None.
-        max_listed (int): Files listed per summary. Defaults to 50.
+            (useful for ``IterBasedTrainLoop``).
+        max_listed (int): Files listed per summary.
     """
 
     # before LoggerHook (BELOW_NORMAL), so an iteration's counts are logged
@@ -49,9 +43,7 @@ class DataSkipSummaryHook(Hook):
         self._reset()
 
     def _reset(self) -> None:
-        self._kinds = Counter()
-        self._skipped = []
-        self._clamped = Counter()
+        self._kinds, self._skipped, self._clamped = Counter(), [], Counter()
 
     def before_train(self, runner) -> None:
         self._reset()
@@ -62,9 +54,8 @@ class DataSkipSummaryHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         """Collect the batch's records."""
-        samples = (
-            data_batch.get('data_samples')
-            if isinstance(data_batch, dict) else None)
+        samples = data_batch.get('data_samples') if isinstance(
+            data_batch, dict) else None
         skipped = clamped = 0
         for sample in samples or []:
             meta = getattr(sample, 'metainfo', {})
@@ -87,14 +78,12 @@ class DataSkipSummaryHook(Hook):
     def _report(self, runner, when: str) -> None:
         if get_world_size() == 1 and not self._kinds:
             return  # nothing new since the last summary
-        local = dict(
-            kinds=dict(self._kinds),
-            skipped=list(self._skipped),
-            clamped=dict(self._clamped))
+        local = dict(kinds=dict(self._kinds),
+                     skipped=list(self._skipped),
+                     clamped=dict(self._clamped))
         self._reset()
-        parts = all_gather_object(local) if get_world_size() > 1 else [local]
         kinds, clamped, skipped = Counter(), Counter(), []
-        for part in parts:
+        for part in all_gather_object(local):
             kinds.update(part['kinds'])
             clamped.update(part['clamped'])
             skipped.extend(part['skipped'])
@@ -115,7 +104,6 @@ class DataSkipSummaryHook(Hook):
             lines.append(f'  ... and {len(by_file) - self.max_listed} more')
         for path, n in clamped.most_common(self.max_listed):
             lines.append(f'  gap clamped x{n}: {path}')
-        print_log(
-            '\n'.join(lines),
-            logger='current',
-            level=logging.WARNING if skipped else logging.INFO)
+        print_log('\n'.join(lines),
+                  logger='current',
+                  level=logging.WARNING if skipped else logging.INFO)

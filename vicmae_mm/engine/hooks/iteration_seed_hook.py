@@ -13,16 +13,14 @@ from mmengine.registry import HOOKS
 class IterationSeedHook(Hook):
     """Make each iteration's randomness a function of (seed, iteration, rank).
 
-    MAE masks, drop path and dropout draw from the global RNGs of the
-    training process. mmengine does not save those RNG states, and building
-    a dataloader iterator consumes them, so a resumed run would draw other
-    masks than the uninterrupted run. Reseeding ``random``, NumPy and torch
-    before every iteration from (runner seed, iteration, rank) makes resumed
-    runs reproduce the same per-iteration losses. Data-side randomness is
-    seeded per sample by the datasets (see ``MixedPairDataset``).
+    MAE masks, drop path and dropout draw from the global RNGs, which
+    mmengine does not save and building a dataloader iterator consumes, so a
+    resumed run would draw other masks. Reseeding ``random``, NumPy and
+    torch before every iteration makes resumed runs reproduce the same
+    losses. Data-side randomness is seeded per sample by the datasets.
 
     Args:
-        seed_offset (int): Added to the runner seed. Defaults to 0.
+        seed_offset (int): Added to the runner seed.
     """
 
     priority = 'VERY_HIGH'

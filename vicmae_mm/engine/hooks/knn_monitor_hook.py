@@ -14,6 +14,8 @@ from mmengine.registry import HOOKS
 from vicmae_mm.engine.fsdp_strategy import refuse_sharded_model
 from vicmae_mm.utils.rng import preserved_rng_state
 
+_FIELDS = ('train_dataloader', 'val_dataloader')
+
 
 def weighted_knn_predict(train_feats: torch.Tensor,
                          train_labels: torch.Tensor,
@@ -22,11 +24,9 @@ def weighted_knn_predict(train_feats: torch.Tensor,
                          k: int = 20,
                          temperature: float = 0.07,
                          chunk_size: int = 1024) -> torch.Tensor:
-    """Temperature-weighted kNN vote on cosine similarity.
+    """Temperature-weighted kNN vote on cosine similarity (InstDisc, DINO).
 
-    As in InstDisc (Wu et al., 2018) and DINO: the ``k`` most similar
-    training samples vote for their class with weight
-    ``exp(cos_sim / temperature)``; the class with the largest total wins.
+    The ``k`` most similar training samples vote with ``exp(sim / T)``.
 
     Args:
         train_feats (torch.Tensor): ``(N, C)`` training features.
@@ -72,33 +72,22 @@ def _pooled(feats) -> torch.Tensor:
 class KNNMonitorHook(Hook):
     """Report kNN top-1 accuracy of the model's features every N iterations.
 
-    Features are ``model.extract_feat`` of the (unmasked) images of two
-    labelled sets given as dataloader configs: ``train_dataloader`` is the
-    memory bank, ``val_dataloader`` is classified by a temperature-weighted
-    kNN vote on cosine similarity (:func:`weighted_knn_predict`). The
-    accuracy (%) is put in the runner's message hub as
-    ``train/<name>``, so the logger prints it and ``scalars.json`` /
-    TensorBoard / W&B record it at the next logging iteration (choose
-    ``interval`` as a multiple of the logger's); a log line with the sizes is
-    written when it is measured.
-
-    The model runs in eval mode without gradients; under distributed
-    training every rank extracts its shard and rank 0 votes. Python, NumPy
-    and torch RNG states are restored afterwards, so the monitor does not
-    change the training run.
+    ``model.extract_feat`` (eval mode) of the images of ``train_dataloader``
+    (the memory bank) classifies ``val_dataloader`` by
+    :func:`weighted_knn_predict`; the accuracy (%) goes to the message hub
+    as ``train/<name>`` (logged at the next logging iteration). Each rank
+    extracts its shard, rank 0 votes; the global RNG states are restored,
+    so the monitor does not change the training run.
 
     Args:
-        train_dataloader (dict): Dataloader config of the labelled memory
-            bank (e.g. mmpretrain ``CustomDataset`` with a single-view
-            pipeline ending in ``PackInputs``).
-        val_dataloader (dict): Dataloader config of the labelled query set.
-        interval (int): Measure every this many iterations. Defaults to 100.
-        k (int): Neighbours. Defaults to 20 (capped, with a warning, at the
-            memory bank size).
-        temperature (float): Vote temperature. Defaults to 0.07.
-        name (str): Scalar name. Defaults to ``'knn_top1'``.
+        train_dataloader (dict): Labelled memory bank (single-view pipeline
+            ending in ``PackInputs``).
+        val_dataloader (dict): Labelled query set, likewise.
+        interval (int): Measure every this many iterations.
+        k (int): Neighbours (capped, with a warning, at the bank size).
+        temperature (float): Vote temperature.
+        name (str): Scalar name.
         eval_at_end (bool): Also measure after the last iteration.
-            Defaults to True.
     """
 
     priority = 'NORMAL'
@@ -111,8 +100,7 @@ class KNNMonitorHook(Hook):
                  temperature: float = 0.07,
                  name: str = 'knn_top1',
                  eval_at_end: bool = True) -> None:
-        for field, cfg in (('train_dataloader', train_dataloader),
-                           ('val_dataloader', val_dataloader)):
+        for field, cfg in zip(_FIELDS, (train_dataloader, val_dataloader)):
             if not isinstance(cfg, dict) or 'dataset' not in cfg:
                 raise ValueError(f'KNNMonitorHook: {field} must be a '
                                  'dataloader config dict with a dataset')
@@ -146,8 +134,7 @@ class KNNMonitorHook(Hook):
                     cfg, seed=runner.seed, diff_rank_seed=diff_rank_seed)
                 for cfg in (self.train_dataloader_cfg,
                             self.val_dataloader_cfg))
-        for field, loader in zip(('train_dataloader', 'val_dataloader'),
-                                 self._loaders):
+        for field, loader in zip(_FIELDS, self._loaders):
             if len(loader.dataset) == 0:
                 raise ValueError(f'KNNMonitorHook: {field} dataset is empty')
 
@@ -164,12 +151,10 @@ class KNNMonitorHook(Hook):
     @torch.no_grad()
     def _extract(self, model, loader,
                  field: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Features and labels of a whole dataset, gathered on rank 0.
+        """Features and labels of a dataset on rank 0 (others get None).
 
-        Each rank extracts its shard; rank 0 puts the samples back in
-        dataset order by their ``sample_idx`` (dropping the duplicates a
-        sampler pads shards with) and checks that each appears once.
-        Other ranks get ``(None, None)``.
+        Rank 0 restores dataset order by ``sample_idx``, dropping the
+        duplicates a sampler pads shards with, and checks each appears once.
         """
         results = []
         for data in loader:
@@ -197,9 +182,8 @@ class KNNMonitorHook(Hook):
         ]
         size = len(loader.dataset)
         if all(r[0] is not None for r in merged):
-            by_index = {}
-            for r in merged:
-                by_index.setdefault(int(r[0]), r)
+            # reversed: the first occurrence of an index wins
+            by_index = {int(r[0]): r for r in reversed(merged)}
             merged = [by_index[i] for i in sorted(by_index)]
         else:  # no sample_idx in the metainfo: trust the sampler's order
             merged = merged[:size]
@@ -211,32 +195,27 @@ class KNNMonitorHook(Hook):
                 torch.tensor([r[2] for r in merged]))
 
     def evaluate(self, runner) -> Optional[float]:
-        """Measure kNN top-1 now, log it and put it in the message hub.
-
-        Returns:
-            float: The accuracy in %, on every rank.
-        """
+        """Measure kNN top-1 now; log, record and return it (%, all ranks)."""
         if self._loaders is None:
             self.before_train(runner)
         # read on every rank: outside training, runner.iter builds the
         # train loop, whose sampler synchronises a seed across ranks
         step = runner.iter + 1
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = runner.model
+        model = model.module if is_model_wrapper(model) else model
         was_training = model.training
         model.eval()
         try:
             with preserved_rng_state():
-                bank, bank_labels = self._extract(model, self._loaders[0],
-                                                  'train_dataloader')
-                query, query_labels = self._extract(model, self._loaders[1],
-                                                    'val_dataloader')
+                bank, query = [
+                    self._extract(model, loader, field)
+                    for loader, field in zip(self._loaders, _FIELDS)
+                ]
         finally:
             model.train(was_training)
         acc = [None]
         if is_main_process():
-            acc[0] = self._vote(runner, step, bank, bank_labels, query,
-                                query_labels)
+            acc[0] = self._vote(runner, step, *bank, *query)
         broadcast_object_list(acc)
         runner.message_hub.update_scalar(f'train/{self.name}', acc[0])
         return acc[0]

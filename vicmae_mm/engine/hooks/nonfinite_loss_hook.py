@@ -16,27 +16,15 @@ class NonFiniteLossError(FloatingPointError):
 
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
-    """Guard against NaN/Inf losses.
+    """Stop on a NaN/Inf loss, or under AMP count the skipped updates.
 
-    Without mixed precision a non-finite loss means the weights are already
-    poisoned by this step's update, so the run stops at once with an error
-    naming the iteration and every loss term; because this hook runs before
-    ``CheckpointHook``, no checkpoint of the poisoned weights is written and
-    the last good one stays intact.
-
-    Under AMP the optimizer wrapper skips such updates
-    (``AmpOptimWrapper``'s grad scaler; ``CPUAmpOptimWrapper`` with its
-    default ``skip_nonfinite=True``); such iterations are counted
-    (``train/nonfinite_skipped`` in the logs) and training goes on, unless
-    more than ``max_skips`` happen in a row, which means divergence rather
-    than overflow.
-
-    All ranks take the same decision (one all-reduce of a flag), so one bad
-    rank cannot leave the others waiting.
+    Without AMP the weights are already poisoned, so the run stops before
+    ``CheckpointHook`` can save them. AMP wrappers skip such updates; more
+    than ``max_skips`` in a row mean divergence and stop the run. All ranks
+    decide alike (see ``docs/reliability.md``).
 
     Args:
         max_skips (int): Consecutive skipped iterations tolerated under AMP.
-            Defaults to 20.
     """
 
     priority = 'VERY_HIGH'
@@ -49,9 +37,8 @@ class NonFiniteLossHook(Hook):
     @staticmethod
     def _amp_skips_bad_steps(runner) -> bool:
         wrapper = runner.optim_wrapper
-        if getattr(wrapper, 'skip_nonfinite', False):
-            return True
-        return type(wrapper).__name__ == 'AmpOptimWrapper'
+        return getattr(wrapper, 'skip_nonfinite', False) or \
+            type(wrapper).__name__ == 'AmpOptimWrapper'
 
     def after_train_iter(self,
                          runner,
@@ -59,11 +46,9 @@ class NonFiniteLossHook(Hook):
                          data_batch=None,
                          outputs: Optional[dict] = None) -> None:
         """Check this iteration's loss terms."""
-        if not outputs:
-            return
         terms = {
             k: v.detach() if isinstance(v, torch.Tensor) else torch.tensor(v)
-            for k, v in outputs.items()
+            for k, v in (outputs or {}).items()
             if 'loss' in k and isinstance(v, (torch.Tensor, float))
         }
         if not terms:
@@ -75,10 +60,8 @@ class NonFiniteLossHook(Hook):
         if not any_rank(bad):
             self.consecutive = 0
             return
-        local_bad = bool(bad)
-        terms = {k: float(v) for k, v in terms.items()}
         iteration = runner.iter + 1
-        described = ', '.join(f'{k}={v}' for k, v in terms.items())
+        described = ', '.join(f'{k}={float(v)}' for k, v in terms.items())
         if self._amp_skips_bad_steps(runner) and \
                 self.consecutive < self.max_skips:
             self.skipped += 1
@@ -93,7 +76,7 @@ class NonFiniteLossHook(Hook):
         last_ckpt = read_last_checkpoint(runner.work_dir)
         raise NonFiniteLossError(
             f'Non-finite loss at iteration {iteration}: {described}'
-            f'{" (on another rank)" if not local_bad else ""}. Training '
+            f'{"" if bool(bad) else " (on another rank)"}. Training '
             'stopped before saving; the last good checkpoint is '
             f'{last_ckpt or "(none saved yet)"}. Lower the lr, check the '
             'data, or enable AMP loss scaling.')

@@ -1,6 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Figures of what the masked autoencoder reconstructs during pretraining
-(the drawing itself is :mod:`vicmae_mm.visualization.reconstruction`)."""
+"""Reconstruction figures during pretraining (drawn by
+:mod:`vicmae_mm.visualization.reconstruction`)."""
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -21,43 +21,29 @@ from vicmae_mm.visualization.reconstruction import (model_input_size,
 class ReconstructionVisHook(Hook):
     """Write original / masked / reconstruction grids during pretraining.
 
-    Every ``interval`` training iterations (and after the last one) the
-    model, in eval mode and without gradients, masks and reconstructs a
-    fixed small set of samples; the grid goes to ``runner.visualizer``
-    (``add_image``), so ``LocalVisBackend`` writes
-    ``<work_dir>/<timestamp>/vis_data/vis_image/<name>_<iter>.png`` and
-    TensorBoard / W&B backends get it when configured. The masks are drawn
-    from ``mask_seed`` every time, so successive figures differ only by
-    training.
+    Every ``interval`` iterations (and after the last one) the model, in
+    eval mode, reconstructs a fixed small set of samples with the masks of
+    ``mask_seed``, so successive figures differ only by training. The grid
+    goes to ``runner.visualizer.add_image`` (``LocalVisBackend`` writes
+    ``vis_data/vis_image/<name>_<iter>.png``). Only the main process draws.
 
-    The samples are either ``files`` (images give one view each, videos a
-    frame pair ``frame_gap_s`` apart; one grid), or the first
-    ``num_samples`` pairs of the training batches, both views of each pair
-    side by side. When the data samples carry a ``sample_kind`` metainfo
-    (``'image'`` / ``'video'``, set by ``MixedPairDataset``) each kind gets
-    its own grid, ``<name>_image`` and ``<name>_video``, filled from the
-    batches seen until the first drawing; the set is then fixed. Only the
-    main process draws.
+    The samples are ``files``, or the first ``num_samples`` of the training
+    batches (both views of a pair side by side). Samples tagged with a
+    ``kind_key`` metainfo (``'image'`` / ``'video'``, by
+    ``MixedPairDataset``) get a grid per kind, ``<name>_<kind>``, filled
+    from the batches seen until the first drawing.
 
     Args:
-        interval (int): Draw every this many iterations. Defaults to 100.
-        num_samples (int): Training samples shown (per kind). Defaults
-            to 4.
-        files (Sequence[str], optional): Image/video files to show instead
-            of training samples.
-        frame_gap_s (float): Seconds between the frames of a video pair
-            read from ``files``. Defaults to 1.0.
-        mask_seed (int): Seed of the shown masks. Defaults to 0.
-        paste_visible (bool): Show original pixels on the visible patches
-            of the reconstruction. Defaults to True.
+        interval (int): Draw every this many iterations.
+        num_samples (int): Training samples shown (per kind).
+        files (Sequence[str], optional): Image/video files to show instead.
+        frame_gap_s (float): Seconds between the frames of a video's pair.
+        mask_seed (int): Seed of the shown masks.
+        paste_visible (bool): Original pixels on the visible patches.
         min_panel_size (int): Enlarge panels to at least this size.
-            Defaults to 96.
-        name (str): Image name for the visualizer. Defaults to
-            ``'reconstruction'``.
-        draw_at_end (bool): Also draw after the last iteration. Defaults
-            to True.
-        kind_key (str): Data sample metainfo key that tells the kinds
-            apart. Defaults to ``'sample_kind'``.
+        name (str): Image name for the visualizer.
+        draw_at_end (bool): Also draw after the last iteration.
+        kind_key (str): Data sample metainfo key that tells kinds apart.
     """
 
     priority = 'NORMAL'
@@ -119,17 +105,15 @@ class ReconstructionVisHook(Hook):
         self._frozen = True
 
     def collect(self, data_batch: dict) -> None:
-        """Keep samples of a training batch (up to ``num_samples`` per
-        kind), split into their views."""
+        """Keep up to ``num_samples`` samples per kind, split into views."""
         inputs = data_batch['inputs']
         views = list(inputs) if isinstance(inputs, (list, tuple)) \
             else [inputs]
         data_samples = data_batch.get('data_samples') or []
         for i in range(views[0].shape[0]):
-            kind = ''
-            if i < len(data_samples) and hasattr(data_samples[i],
-                                                 'metainfo'):
-                kind = str(data_samples[i].metainfo.get(self.kind_key, ''))
+            meta = getattr(data_samples[i], 'metainfo', {}) \
+                if i < len(data_samples) else {}
+            kind = str(meta.get(self.kind_key, ''))
             group = self.samples.setdefault(kind, [])
             if len(group) < self.num_samples:
                 group.append([v[i].detach().cpu().clone() for v in views])
@@ -139,8 +123,7 @@ class ReconstructionVisHook(Hook):
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        """Collect samples until the first drawing; draw every
-        ``interval`` iterations."""
+        """Collect samples until the first drawing; draw on schedule."""
         if not self._frozen and data_batch is not None:
             self.collect(data_batch)
         if not (self.every_n_train_iters(runner, self.interval) or
@@ -151,8 +134,7 @@ class ReconstructionVisHook(Hook):
             self.draw(runner)
 
     def draw(self, runner) -> Dict[str, np.ndarray]:
-        """Draw a grid per kind with the current model and hand it to the
-        visualizer.
+        """Draw a grid per kind and hand it to the visualizer.
 
         Returns:
             dict: Visualizer image name -> RGB grid.

@@ -13,12 +13,10 @@ class WeightsOnlyCheckpointHook(Hook):
 
     mmengine saves its message hub as ``HistoryBuffer`` objects holding
     NumPy arrays (under NumPy 2 the pickle even references ``getattr``),
-    which ``torch.load(weights_only=True)`` rejects, so ``--resume`` fails
-    on torch >= 2.6. This hook rewrites those values as lists of floats
-    before saving and rebuilds the buffers after loading, so resuming is
-    exact and needs no allowlist. ``tools/train.py`` adds it to every run.
-    Registered in mmengine's root registry, so configs of any scope
-    (mmpretrain, mmaction, mmdet) can name it.
+    which ``torch.load(weights_only=True)`` rejects. This hook saves them as
+    float lists and rebuilds the buffers after loading, so resuming is exact
+    and needs no allowlist. ``tools/train.py`` adds it to every run; it is
+    in mmengine's root registry, so any scope can name it.
     """
 
     priority = 'VERY_HIGH'

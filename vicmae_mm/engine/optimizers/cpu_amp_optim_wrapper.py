@@ -14,23 +14,17 @@ from vicmae_mm.models.utils import any_rank
 class CPUAmpOptimWrapper(OptimWrapper):
     """Run forward passes under ``torch.autocast('cpu')``.
 
-    mmengine's ``AmpOptimWrapper`` refuses CPU. On CPUs with bf16 matrix
-    units (AVX512-BF16 / AMX) bf16 autocast roughly doubles matmul
-    throughput. bf16 keeps fp32's exponent range, so no loss scaling is
-    needed; parameters, gradients and optimizer state stay fp32.
-
-    Like ``AmpOptimWrapper``'s grad scaler, it skips the update of an
-    iteration whose loss is not finite (``skip_nonfinite``): no backward,
-    no optimizer step, the weights stay as they were. Every rank takes the
-    same decision (one all-reduce of a flag), so DDP ranks never disagree on
-    whether to run backward. Under gradient accumulation, a window with a
-    non-finite loss is dropped whole. ``NonFiniteLossHook`` counts such
-    iterations and stops the run after too many in a row.
+    Pays off on CPUs with bf16 matrix units (AVX512-BF16 / AMX). bf16 has
+    fp32's exponent range, so no loss scaling; weights, gradients and
+    optimizer state stay fp32. Like ``AmpOptimWrapper``'s grad scaler, it
+    skips the update of a non-finite loss (the whole accumulation window),
+    deciding alike on every rank so that DDP ranks never disagree on
+    running backward.
 
     Args:
-        dtype (str): ``'bfloat16'`` (default) or ``'float16'``.
+        dtype (str): ``'bfloat16'`` or ``'float16'``.
         skip_nonfinite (bool): Skip updates of non-finite losses instead of
-            applying NaN gradients. Defaults to True.
+            applying NaN gradients.
         **kwargs: Arguments of :class:`OptimWrapper`.
     """
 
@@ -49,8 +43,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
 
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
-        """Autocast the forward pass (and keep gradient-accumulation
-        semantics of the base class)."""
+        """Autocast the forward pass, inside the base class's context."""
         with super().optim_context(model), torch.autocast(
                 device_type='cpu', dtype=self.cast_dtype):
             yield
@@ -59,8 +52,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
                       loss: torch.Tensor,
                       step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
-        """Backward and (every ``accumulative_counts`` calls) step, unless
-        the loss is not finite on some rank (see the class docstring)."""
+        """As the base class, unless the loss is not finite on some rank."""
         if not self.skip_nonfinite:
             return super().update_params(loss, step_kwargs, zero_kwargs)
         if any_rank(~torch.isfinite(loss.detach()).all()):

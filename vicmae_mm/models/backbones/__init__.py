@@ -1,5 +1,3 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-from .fast_vit_block import FastTransformerEncoderLayer
-from .vicmae_vit import ViCMAEViT
-
-__all__ = ['FastTransformerEncoderLayer', 'ViCMAEViT']
+from .fast_vit_block import FastTransformerEncoderLayer  # noqa: F401
+from .vicmae_vit import ViCMAEViT  # noqa: F401

@@ -1,39 +1,23 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """mmpretrain's ViT block with a faster forward and the same parameters.
 
-:class:`FastTransformerEncoderLayer` is mmpretrain's
-``TransformerEncoderLayer`` (same arguments, parameters and state-dict
-keys). Its forward computes what the parent's computes, with
-
-- every fp32 CPU matmul (forward and both backward GEMMs) on the kernel
-  measured fastest on this machine for its shape
-  (:mod:`vicmae_mm.models.utils.cpu_kernels`): PyTorch's default BLAS or
-  oneDNN (``torch.ops.mkldnn._linear_pointwise``, strided operands, no
-  transposed copies, residual add fused into the output projections);
-- attention on strided q/k/v views of the qkv output, by
-  ``F.scaled_dot_product_attention`` or by two batched matmuls around an
-  fp32 softmax, whichever measured faster for the dtype and sequence length
-  (PyTorch's CPU flash kernel runs its bf16 backward several times slower
-  than the matmuls);
-- no identity dropout / drop-path / layer-scale modules.
-
-What the fast forward does not implement (layer scale, another FFN, norm or
-activation, active dropout / drop-path while training) runs the parent's
-forward. On GPUs and under ``torch.compile`` the matmuls are ``F.linear``
-and attention is SDPA: no selection runs there. Under CPU autocast the
-matmuls are ``F.linear`` (autocast's low-precision kernels); the attention
-variant is still measured for the autocast dtype.
+On CPU every fp32 matmul (forward and both backward GEMMs) runs on the
+kernel measured fastest for its shape (default BLAS or oneDNN with fused
+residual adds, see :mod:`vicmae_mm.models.utils.cpu_kernels`), and attention
+on strided q/k/v views by SDPA or by matmuls around an fp32 softmax
+(PyTorch's CPU flash kernel runs its bf16 backward several times slower).
+On GPUs and under ``torch.compile`` this is ``F.linear`` and SDPA; under CPU
+autocast the matmuls are ``F.linear``.
 """
+import inspect
 from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn.bricks.transformer import FFN
 from mmengine.registry import FUNCTIONS
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
-from mmpretrain.models.utils.attention import MultiheadAttention
 from mmpretrain.registry import MODELS
 from torch.utils.checkpoint import checkpoint
 
@@ -41,8 +25,7 @@ from ..utils import cpu_kernels
 
 __all__ = [
     'FastTransformerEncoderLayer', 'fast_linear', 'attention',
-    'is_plain_vit_block', 'run_vit_blocks', 'resolve_checkpointing',
-    'vit_block_wrap_policy'
+    'run_vit_blocks', 'resolve_checkpointing', 'vit_block_wrap_policy'
 ]
 
 # the linear probe runs at most this many rows: GEMM throughput no longer
@@ -50,8 +33,7 @@ __all__ = [
 _PROBE_ROWS = 256
 
 
-def _mm_nt(a: torch.Tensor,
-           b: torch.Tensor,
+def _mm_nt(a: torch.Tensor, b: torch.Tensor,
            bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``a @ b.T (+ bias)`` by oneDNN; ``a``/``b`` may be strided views."""
     return torch.ops.mkldnn._linear_pointwise(a, b, bias, 'none', [], '')
@@ -100,12 +82,6 @@ def _blas_linear(x, weight, bias=None, residual=None):
 _LINEARS = {'blas': _blas_linear, 'onednn': _OneDNNLinear.apply}
 
 
-def _selectable(x: torch.Tensor) -> bool:
-    """Whether linear kernel selection applies: eager CPU, no autocast."""
-    return (x.device.type == 'cpu' and not torch.is_autocast_enabled('cpu')
-            and not torch.compiler.is_compiling())
-
-
 def _probe_generator() -> torch.Generator:
     # probes must not draw from the global generator: training's random
     # stream (masks, dropout) would then depend on when a choice was made
@@ -121,33 +97,31 @@ def _linear_probes(rows: int, in_features: int, out_features: int, bias: bool):
                     requires_grad=True) if bias else None
     grad = torch.randn(rows, out_features, generator=g)
     names = ['blas'] + (['onednn'] if cpu_kernels.onednn_available() else [])
-    return {
-        n: (lambda fn=_LINEARS[n]: fn(x, w, b, None).backward(grad))
-        for n in names
-    }
+    return {n: (lambda fn=_LINEARS[n]: fn(x, w, b, None).backward(grad))
+            for n in names}
 
 
-def fast_linear(x: torch.Tensor,
-                weight: torch.Tensor,
+def fast_linear(x: torch.Tensor, weight: torch.Tensor,
                 bias: Optional[torch.Tensor] = None,
                 residual: Optional[torch.Tensor] = None) -> torch.Tensor:
     """``F.linear(x, weight, bias) (+ residual)`` on the fastest backend.
 
-    For fp32 on CPU (eager, no autocast) the backend (default BLAS or
-    oneDNN) is measured once per shape class and cached; anywhere else this
-    is ``F.linear``.
+    The backend (BLAS or oneDNN) is measured once per shape class for fp32
+    on eager CPU without autocast; anywhere else this is ``F.linear``.
 
     Args:
         x (torch.Tensor): ``(..., in_features)``.
         weight (torch.Tensor): ``(out_features, in_features)``.
         bias (torch.Tensor, optional): ``(out_features, )``.
-        residual (torch.Tensor, optional): Added to the output (same shape).
+        residual (torch.Tensor, optional): Added to the output.
 
     Returns:
         torch.Tensor: ``(..., out_features)``.
     """
-    if not (_selectable(x) and x.dtype == weight.dtype == torch.float32 and
-            (residual is None or residual.dtype == torch.float32)):
+    if not (x.device.type == 'cpu' and not torch.is_autocast_enabled('cpu')
+            and not torch.compiler.is_compiling()
+            and x.dtype == weight.dtype == torch.float32
+            and (residual is None or residual.dtype == torch.float32)):
         return _blas_linear(x, weight, bias, residual)
     rows = min(1 << max(x.numel() // x.shape[-1] - 1, 0).bit_length(),
                _PROBE_ROWS)
@@ -164,15 +138,12 @@ def _matmul_attention(q: torch.Tensor, k: torch.Tensor,
     return scores.float().softmax(-1).to(v.dtype) @ v
 
 
-_ATTENTIONS = {
-    'sdpa': F.scaled_dot_product_attention,
-    'matmul': _matmul_attention
-}
+_ATTENTIONS = {'sdpa': F.scaled_dot_product_attention,
+               'matmul': _matmul_attention}
 
 
 def _attention_probes(shape, dtype: torch.dtype):
-    """Forward + backward of attention on q/k/v laid out as the block lays
-    them out (strided views of one qkv tensor)."""
+    """Forward + backward of attention on strided views of one qkv."""
     B, H, N, D = shape
     g = _probe_generator()
     qkv = torch.randn(B, N, 3, H, D, generator=g).to(dtype).requires_grad_()
@@ -189,9 +160,8 @@ def attention(q: torch.Tensor, k: torch.Tensor,
               v: torch.Tensor) -> torch.Tensor:
     """``softmax(q k^T / sqrt(d)) v`` on ``(B, heads, N, dim)`` tensors.
 
-    On CPU, SDPA or two batched matmuls with an fp32 softmax, whichever
-    measured faster for this dtype, sequence length and head size (the
-    probe uses up to 2 samples); SDPA elsewhere.
+    On CPU, SDPA or matmuls with an fp32 softmax, whichever measured faster
+    for this dtype, sequence length and head size; SDPA elsewhere.
 
     Returns:
         torch.Tensor: ``(B, heads, N, dim)`` (maybe a strided view).
@@ -208,43 +178,33 @@ def attention(q: torch.Tensor, k: torch.Tensor,
 
 @MODELS.register_module()
 class FastTransformerEncoderLayer(TransformerEncoderLayer):
-    """:class:`~mmpretrain.models.backbones.vision_transformer.
-    TransformerEncoderLayer` with a faster forward (see the module doc).
+    """mmpretrain's ``TransformerEncoderLayer`` with a faster forward.
 
     Arguments, parameters, state-dict keys and results (up to float
-    rounding) are the parent's; the parent's forward runs wherever the fast
-    one does not apply (:attr:`uses_fast_forward`).
+    rounding) are the parent's. What the fast forward does not implement
+    (layer scale, another FFN, norm or activation, active dropout /
+    drop-path) runs the parent's forward (:attr:`uses_fast_forward`).
 
     Args:
         Those of ``TransformerEncoderLayer``.
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 feedforward_channels: int,
-                 layer_scale_init_value: Union[float, torch.Tensor] = 0.,
-                 drop_rate: float = 0.,
-                 attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.,
-                 num_fcs: int = 2,
-                 qkv_bias: bool = True,
-                 ffn_type: str = 'origin',
-                 act_cfg: dict = dict(type='GELU'),
-                 norm_cfg: dict = dict(type='LN'),
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(embed_dims, num_heads, feedforward_channels,
-                         layer_scale_init_value, drop_rate, attn_drop_rate,
-                         drop_path_rate, num_fcs, qkv_bias, ffn_type, act_cfg,
-                         norm_cfg, init_cfg)
-        scale = layer_scale_init_value
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        bound = inspect.signature(TransformerEncoderLayer.__init__).bind(
+            self, *args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        scale = a['layer_scale_init_value']
         # decided from the arguments: what the fast forward implements
-        self.fast_supported = (not torch.is_tensor(scale) and scale == 0
-                               and num_fcs == 2 and ffn_type == 'origin'
-                               and dict(act_cfg or {}) == dict(type='GELU')
-                               and type(self.ln1) is nn.LayerNorm
-                               and type(self.ln2) is nn.LayerNorm)
-        self.stochastic = max(drop_rate, attn_drop_rate, drop_path_rate) > 0
+        self.fast_supported = (
+            not torch.is_tensor(scale) and scale == 0 and a['num_fcs'] == 2
+            and a['ffn_type'] == 'origin'
+            and dict(a['act_cfg'] or {}) == dict(type='GELU')
+            and type(self.ln1) is nn.LayerNorm
+            and type(self.ln2) is nn.LayerNorm)
+        self.stochastic = max(a['drop_rate'], a['attn_drop_rate'],
+                              a['drop_path_rate']) > 0
 
     @property
     def uses_fast_forward(self) -> bool:
@@ -272,42 +232,9 @@ class FastTransformerEncoderLayer(TransformerEncoderLayer):
         return fast_linear(h, fc2.weight, fc2.bias, residual=x)
 
 
-def _is_noop_dropout(module: nn.Module, training: bool) -> bool:
-    if isinstance(module, nn.Identity):
-        return True
-    prob = getattr(module, 'drop_prob', getattr(module, 'p', None))
-    return prob is not None and (prob == 0 or not training)
-
-
-def is_plain_vit_block(layer: nn.Module) -> bool:
-    """Whether ``layer`` computes a plain pre-norm ViT block in its current
-    mode (GELU MLP, no layer scale, no active dropout / drop-path): what the
-    plain reference implementation accepts."""
-    if isinstance(layer, FastTransformerEncoderLayer):
-        return layer.uses_fast_forward
-    if type(layer) is not TransformerEncoderLayer:
-        return False
-    attn, ffn, train = layer.attn, layer.ffn, layer.training
-    if not (type(layer.ln1) is nn.LayerNorm and type(layer.ln2) is nn.LayerNorm
-            and type(attn) is MultiheadAttention and type(ffn) is FFN
-            and not attn.v_shortcut and attn.input_dims == attn.embed_dims and
-            attn.scaled_dot_product_attention is F.scaled_dot_product_attention
-            and isinstance(attn.gamma1, nn.Identity) and isinstance(
-                ffn.gamma2, nn.Identity) and not (attn.attn_drop and train)
-            and len(ffn.layers) == 3 and len(ffn.layers[0]) == 3):
-        return False
-    first = ffn.layers[0]
-    drops = (attn.proj_drop, attn.out_drop, ffn.dropout_layer, ffn.layers[2],
-             first[2])
-    return (all(_is_noop_dropout(m, train) for m in drops)
-            and type(first[1]) is nn.GELU and first[1].approximate == 'none'
-            and isinstance(first[0], nn.Linear)
-            and isinstance(ffn.layers[1], nn.Linear))
-
-
 def resolve_checkpointing(value: Union[bool, int], num_layers: int,
                           owner: str) -> int:
-    """Number of leading blocks to checkpoint from a config value.
+    """Number of leading blocks to checkpoint from a ``with_cp`` value.
 
     Args:
         value (bool | int): ``False``/``0`` none, ``True`` all, ``k`` the
@@ -321,26 +248,20 @@ def resolve_checkpointing(value: Union[bool, int], num_layers: int,
     if isinstance(value, bool):
         return num_layers if value else 0
     if not isinstance(value, int) or not 0 <= value <= num_layers:
-        raise ValueError(
-            f'{owner}: with_cp must be a bool or an int in '
-            f'[0, {num_layers}], got {value!r}')
+        raise ValueError(f'{owner}: with_cp must be a bool or an int in '
+                         f'[0, {num_layers}], got {value!r}')
     return value
 
 
-def run_vit_blocks(layers: Sequence[nn.Module],
-                   x: torch.Tensor,
+def run_vit_blocks(layers: Sequence[nn.Module], x: torch.Tensor,
                    num_checkpointed: int = 0) -> torch.Tensor:
-    """Apply ``layers`` in order.
+    """Apply ``layers`` in order to ``(B, N, C)`` tokens.
 
     Args:
         layers (Sequence[nn.Module]): Transformer blocks.
         x (torch.Tensor): ``(B, N, C)`` tokens.
-        num_checkpointed (int): Recompute the activations of the first
-            ``num_checkpointed`` blocks in backward instead of storing them
-            (only while gradients are being recorded).
-
-    Returns:
-        torch.Tensor: The output tokens.
+        num_checkpointed (int): Leading blocks whose activations are
+            recomputed in backward (only while recording gradients).
     """
     record = torch.is_grad_enabled()
     for i, layer in enumerate(layers):
@@ -354,12 +275,15 @@ def run_vit_blocks(layers: Sequence[nn.Module],
 @FUNCTIONS.register_module()
 def vit_block_wrap_policy(module: nn.Module, recurse: bool,
                           nonwrapped_numel: int, **kwargs) -> bool:
-    """FSDP auto-wrap policy: every ViT block (encoder and MAE decoder) is
-    one FSDP unit, so one block's parameters are gathered at a time.
+    """FSDP auto-wrap policy making every ViT block one FSDP unit.
 
-    Use it as ``auto_wrap_policy='vit_block_wrap_policy'`` in an
-    ``FSDPStrategy``'s ``model_wrapper`` (size-based policies cannot
-    separate ViT-H's 4.9M-parameter qkv layers from its 3.2M-parameter
-    decoder blocks).
+    For ``auto_wrap_policy='vit_block_wrap_policy'`` in an ``FSDPStrategy``
+    (size-based policies cannot separate ViT-H's 4.9M-parameter qkv layers
+    from its 3.2M-parameter decoder blocks).
+
+    Args:
+        module (nn.Module): The module considered.
+        recurse (bool): Whether FSDP asks about descending into it.
+        nonwrapped_numel (int): Unused.
     """
     return recurse or isinstance(module, TransformerEncoderLayer)

@@ -1,7 +1,7 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """The ViC-MAE encoder: an MAE-style masked ViT with mmpretrain key names."""
 import inspect
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -23,53 +23,34 @@ _MAEVIT_DEFAULTS = {
 class ViCMAEViT(MAEViT):
     """ViT encoder used by ViC-MAE pretraining.
 
-    It is mmpretrain's :class:`MAEViT` (fixed 2-D sin-cos position embedding,
-    per-sample random masking, ``VisionTransformer`` parameter names, so a
-    checkpoint's ``backbone.`` weights load into mmpretrain unchanged) with
-    what ViC-MAE needs on top:
-
-    - the released mask ratio (0.5) as default, validated;
-    - ``arch='small'`` is the standard ViT-S (384 wide, 12 deep, 6 heads),
-      not mmpretrain's legacy 768-wide "small";
-    - masking can be driven by given noise, so two runs (one reference, one
-      optimised, or one vs. two processes) can share the exact same masks;
-    - the visible-token gather indexes once instead of materialising a
-      ``repeat`` of the index over channels;
-    - with ``fast_path`` its blocks are
-      :class:`~.fast_vit_block.FastTransformerEncoderLayer`
-      (same parameters and computation; CPU kernels chosen by measurement,
-      fused residual adds), and the masked pass can checkpoint activations.
+    It is mmpretrain's :class:`MAEViT` (``VisionTransformer`` parameter
+    names, so a checkpoint's ``backbone.`` weights load into mmpretrain
+    unchanged) with the released mask ratio (0.5) as default, ``'small'`` as
+    the standard ViT-S (not mmpretrain's legacy 768-wide one), masking
+    drivable by given noise (so two runs can share the exact same masks),
+    a visible-token gather without a ``repeat`` of the index, and optionally
+    :class:`~.fast_vit_block.FastTransformerEncoderLayer` blocks and
+    activation checkpointing.
 
     Args:
         arch (str | dict): ``'small'``, ``'base'``, ``'large'``, ``'huge'``
-            (use ``patch_size=14`` for huge) or a dict with ``embed_dims``,
+            (use ``patch_size=14``) or a dict with ``embed_dims``,
             ``num_layers``, ``num_heads`` and ``feedforward_channels``.
-            Defaults to ``'base'``.
-        img_size (int): Input size; must be divisible by ``patch_size``.
-            Defaults to 224.
-        patch_size (int): Patch size. Defaults to 16.
+        img_size (int): Square input size, divisible by ``patch_size``.
+        patch_size (int): Patch size.
         mask_ratio (float): Fraction of patch tokens dropped, in ``[0, 1)``.
-            Defaults to 0.5.
-        fast_path (bool): Build the blocks as ``FastTransformerEncoderLayer``
-            (results equal mmpretrain's up to float rounding); ``False``
-            keeps mmpretrain's ``TransformerEncoderLayer``. Defaults to True.
-        with_cp (bool | int): Recompute block activations in
-            backward instead of storing them (masked pass): ``True`` for all
-            blocks, ``k`` for the first ``k``. Saves memory, costs about one
-            extra forward. Defaults to False.
-        **kwargs: Other arguments of :class:`MAEViT` (``drop_path_rate``,
-            ``norm_cfg``, ``layer_cfgs``, ``init_cfg``...).
+        fast_path (bool): Build ``FastTransformerEncoderLayer`` blocks
+            (results equal mmpretrain's up to float rounding).
+        with_cp (bool | int): Recompute block activations in backward
+            (masked pass): ``True`` for all blocks, ``k`` for the first ``k``.
+        **kwargs: Other arguments of :class:`MAEViT`.
     """
 
     arch_zoo = {
         **MAEViT.arch_zoo,
-        **dict.fromkeys(
-            ['s', 'small'], {
-                'embed_dims': 384,
-                'num_layers': 12,
-                'num_heads': 6,
-                'feedforward_channels': 1536
-            }),
+        **dict.fromkeys(['s', 'small'],
+                        dict(embed_dims=384, num_layers=12, num_heads=6,
+                             feedforward_channels=1536)),
     }
 
     def __init__(self,
@@ -92,12 +73,8 @@ class ViCMAEViT(MAEViT):
         if isinstance(arch, str) and arch not in self.arch_zoo:
             raise ValueError(f'ViCMAEViT: unknown arch {arch!r}; choose from '
                              f'{sorted(self.arch_zoo)} or pass a dict')
-        super().__init__(
-            arch=arch,
-            img_size=img_size,
-            patch_size=patch_size,
-            mask_ratio=mask_ratio,
-            **kwargs)
+        super().__init__(arch=arch, img_size=img_size, patch_size=patch_size,
+                         mask_ratio=mask_ratio, **kwargs)
         if sizes[0] != sizes[1]:
             raise ValueError('ViCMAEViT: pretraining uses square inputs (the '
                              'sin-cos embedding and MAE head assume it); got '
@@ -105,14 +82,12 @@ class ViCMAEViT(MAEViT):
         self.fast_path = bool(fast_path)
         if self.fast_path:
             self._build_fast_layers(kwargs)
-        self.num_checkpointed = resolve_checkpointing(with_cp,
-                                                      len(self.layers),
-                                                      'ViCMAEViT')
+        self.num_checkpointed = resolve_checkpointing(
+            with_cp, len(self.layers), 'ViCMAEViT')
 
     def _build_fast_layers(self, kwargs: dict) -> None:
-        """Rebuild the blocks as :class:`FastTransformerEncoderLayer` with
-        the arguments ``VisionTransformer`` gave its own blocks (mmpretrain
-        builds them by class, not through the registry)."""
+        # with the arguments VisionTransformer gave its own blocks (it
+        # builds them by class, not through the registry)
         def arg(name):
             return kwargs.get(name, _MAEVIT_DEFAULTS[name])
 
@@ -120,34 +95,24 @@ class ViCMAEViT(MAEViT):
         if isinstance(layer_cfgs, dict):
             layer_cfgs = [layer_cfgs] * self.num_layers
         dpr = np.linspace(0, arg('drop_path_rate'), self.num_layers)
+        arch = self.arch_settings
         for i in range(len(self.layers)):
-            cfg = dict(
-                embed_dims=self.embed_dims,
-                num_heads=self.arch_settings['num_heads'],
-                feedforward_channels=self.
-                arch_settings['feedforward_channels'],
-                drop_rate=arg('drop_rate'),
-                drop_path_rate=dpr[i],
-                qkv_bias=True,
-                norm_cfg=arg('norm_cfg'))
+            cfg = dict(embed_dims=self.embed_dims, num_heads=arch['num_heads'],
+                       feedforward_channels=arch['feedforward_channels'],
+                       drop_rate=arg('drop_rate'), drop_path_rate=dpr[i],
+                       qkv_bias=True, norm_cfg=arg('norm_cfg'))
             cfg.update(layer_cfgs[i])
             self.layers[i] = FastTransformerEncoderLayer(**cfg)
-
-    def num_visible(self) -> int:
-        """Number of patch tokens each sample keeps under masking."""
-        return int(self.num_patches * (1 - self.mask_ratio))
 
     def init_weights(self) -> None:
         """MAE's initialisation, then a ``Pretrained`` ``init_cfg`` on top.
 
-        :meth:`MAEViT.init_weights` rebuilds the position embedding and
-        re-initialises the patch embedding and cls token *after*
-        ``BaseModule`` has loaded a checkpoint; here the checkpoint is
-        loaded last, so every tensor it holds is kept.
+        :meth:`MAEViT.init_weights` would re-initialise the position and
+        patch embeddings and cls token *after* loading a checkpoint; here
+        the checkpoint is loaded last, so every tensor it holds is kept.
         """
-        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else [
-            self.init_cfg
-        ]
+        cfgs = self.init_cfg
+        cfgs = cfgs if isinstance(cfgs, list) else [cfgs]
         pretrained = [c for c in cfgs if is_pretrained(c)]
         if not pretrained:
             return super().init_weights()
@@ -168,12 +133,12 @@ class ViCMAEViT(MAEViT):
         Args:
             x (torch.Tensor): Patch tokens, ``(B, L, C)``.
             mask_ratio (float): Fraction of tokens to drop.
-            noise (torch.Tensor, optional): ``(B, L)`` scores; the tokens with
-                the smallest scores are kept. Random when omitted.
+            noise (torch.Tensor, optional): ``(B, L)`` scores; the smallest
+                are kept. Random when omitted.
 
         Returns:
-            tuple: visible tokens ``(B, L_keep, C)``, binary mask ``(B, L)``
-            (1 = dropped), and ``ids_restore`` ``(B, L)``.
+            tuple: visible tokens ``(B, L_keep, C)``, mask ``(B, L)`` (1 =
+            dropped), ``ids_restore`` ``(B, L)``.
         """
         B, L, C = x.shape
         len_keep = int(L * (1 - mask_ratio))
@@ -190,22 +155,15 @@ class ViCMAEViT(MAEViT):
         mask = (ids_restore >= len_keep).to(x.dtype)
         return x_masked, mask, ids_restore
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: Optional[bool] = True,
-        noise: Optional[torch.Tensor] = None
-    ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
-                                               torch.Tensor]]:
+    def forward(self, x: torch.Tensor, mask: Optional[bool] = True,
+                noise: Optional[torch.Tensor] = None) -> Tuple:
         """Encode images, masked (pretraining) or whole (features).
 
         Args:
             x (torch.Tensor): Images ``(B, 3, H, W)``.
-            mask (bool, optional): ``True`` to mask (returns latent, mask,
-                ids_restore); ``False``/``None`` for all tokens (returns
-                :class:`VisionTransformer`'s output tuple).
-            noise (torch.Tensor, optional): Masking noise, see
-                :meth:`random_masking`.
+            mask (bool, optional): ``True`` to mask; ``False``/``None`` for
+                all tokens (:class:`VisionTransformer`'s output tuple).
+            noise (torch.Tensor, optional): See :meth:`random_masking`.
 
         Returns:
             tuple: ``(latent (B, 1 + L_keep, C), mask (B, L),
@@ -227,5 +185,4 @@ class ViCMAEViT(MAEViT):
             B, -1, -1)
         tokens = torch.cat((cls_token, tokens), dim=1)
         tokens = run_vit_blocks(self.layers, tokens, self.num_checkpointed)
-        tokens = self.ln1(tokens)
-        return tokens, mask, ids_restore
+        return self.ln1(tokens), mask, ids_restore

@@ -1,4 +1,2 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-from .infonce_head import InfoNCEHead
-
-__all__ = ['InfoNCEHead']
+from .infonce_head import InfoNCEHead  # noqa: F401

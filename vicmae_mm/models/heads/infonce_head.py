@@ -14,33 +14,28 @@ from ..utils import all_gather_with_grad, get_dist_info
 class InfoNCEHead(BaseModule):
     """Symmetric NT-Xent loss between two views (SimCLR form).
 
-    For a local batch of ``b`` pairs on rank ``r`` of ``W`` ranks, the
-    projections ``[view1; view2]`` (``2b`` rows) are L2-normalised and
-    gathered once, with gradients, into ``2bW`` keys in rank order (rank 0's
-    view 1, rank 0's view 2, rank 1's view 1, ...). Each local query is
-    scored against every key except itself. Its positives depend on
-    ``positive_mode``:
+    For ``b`` local pairs on rank ``r`` of ``W``, the projections
+    ``[view1; view2]`` are L2-normalised and gathered once, with gradients,
+    into ``2bW`` keys in rank order (rank 0's view 1, rank 0's view 2, rank
+    1's view 1, ...). Each local query is scored against every key but
+    itself; its positives depend on ``positive_mode``:
 
-    - ``'pair'`` (default): the other view of the same sample only, at key
+    - ``'pair'``: the other view of the same sample, key
       ``2br + (i + b) mod 2b``.
     - ``'local_index'``: every key with the same *local* batch index ``i``
-      on any rank (the other view here, both views elsewhere: ``2W - 1``
-      positives, summed inside the log), as the released ViC-MAE code does
-      with ``arange(b)`` labels on every rank. With one process it equals
-      ``'pair'``.
+      on any rank (``2W - 1`` positives, summed inside the log), as the
+      released code does with ``arange(b)`` labels on every rank; equals
+      ``'pair'`` on one process.
 
     ``loss = mean(logsumexp(all but self) - logsumexp(positives))`` over the
-    local queries. Similarities, softmax and loss are computed in fp32 even
-    under autocast: at temperature 0.1 half-precision logits lose the
-    differences between close keys.
+    local queries, in fp32 even under autocast: at temperature 0.1
+    half-precision logits lose the differences between close keys.
 
     Args:
-        temperature (float): Softmax temperature, > 0. Defaults to 0.1.
+        temperature (float): Softmax temperature, > 0.
         gather_distributed (bool): Use every rank's samples as negatives.
-            Defaults to True.
-        positive_mode (str): ``'pair'`` or ``'local_index'``. Defaults to
-            ``'pair'``.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+        positive_mode (str): ``'pair'`` or ``'local_index'``.
+        init_cfg (dict, optional): Initialization config.
     """
 
     POSITIVE_MODES = ('pair', 'local_index')
@@ -64,15 +59,15 @@ class InfoNCEHead(BaseModule):
 
     def loss(self, z1: torch.Tensor,
              z2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Compute the contrastive loss and top-1 pair accuracy.
+        """Compute the contrastive loss and top-1 accuracy.
 
         Args:
             z1 (torch.Tensor): Projections of view 1, ``(b, D)``.
             z2 (torch.Tensor): Projections of view 2, ``(b, D)``.
 
         Returns:
-            tuple: ``(loss, accuracy)``; accuracy is the percentage of local
-            queries whose most similar key is a positive.
+            tuple: ``(loss, accuracy)``, the percentage of local queries
+            whose most similar key is a positive.
         """
         if z1.shape != z2.shape:
             raise ValueError(f'InfoNCEHead: view shapes differ: '

@@ -12,21 +12,21 @@ from mmpretrain.registry import MODELS
 class TokenPoolingNeck(BaseModule):
     """Global representation from the encoder tokens (after its final norm).
 
-    ViC-MAE pools the *patch* tokens (the cls token is excluded): the paper
-    reports that pooling local features, rather than using the cls token,
-    is what keeps the contrastive branch from collapsing.
+    ViC-MAE pools the *patch* tokens: the paper reports that pooling local
+    features, rather than using the cls token, is what keeps the
+    contrastive branch from collapsing.
 
     Args:
         in_channels (int): Token width.
-        pool_type (str): ``'mean'`` (default), ``'max'``, ``'gem'``
-            (generalised mean with learnable ``p`` over the positive part of
-            the tokens), ``'cls'`` (the cls token, for ablation) or
-            ``'attn'`` (a learned query attending over the patch tokens).
-        num_extra_tokens (int): Leading non-patch tokens. Defaults to 1.
-        gem_p (float): Initial GeM exponent. Defaults to 3.
-        gem_eps (float): GeM clamp. Defaults to 1e-6.
-        attn_heads (int): Heads of the attention pooling. Defaults to 8.
-        init_cfg (dict, optional): Initialization config. Defaults to None.
+        pool_type (str): ``'mean'``, ``'max'``, ``'gem'`` (generalised mean
+            with learnable ``p`` over the positive part of the tokens),
+            ``'cls'`` (the cls token, for ablation) or ``'attn'`` (a learned
+            query attending over the patch tokens).
+        num_extra_tokens (int): Leading non-patch tokens.
+        gem_p (float): Initial GeM exponent.
+        gem_eps (float): GeM clamp.
+        attn_heads (int): Heads of the attention pooling.
+        init_cfg (dict, optional): Initialization config.
     """
 
     POOL_TYPES = ('mean', 'max', 'gem', 'cls', 'attn')
@@ -58,8 +58,8 @@ class TokenPoolingNeck(BaseModule):
                                  f'{in_channels} not divisible by '
                                  f'attn_heads {attn_heads}')
             self.query = nn.Parameter(torch.zeros(1, 1, in_channels))
-            self.attn = nn.MultiheadAttention(
-                in_channels, attn_heads, batch_first=True)
+            self.attn = nn.MultiheadAttention(in_channels, attn_heads,
+                                              batch_first=True)
             nn.init.trunc_normal_(self.query, std=0.02)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

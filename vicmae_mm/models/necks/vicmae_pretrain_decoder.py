@@ -16,29 +16,20 @@ from ..backbones.fast_vit_block import (FastTransformerEncoderLayer,
 
 @MODELS.register_module()
 class ViCMAEPretrainDecoder(MAEPretrainDecoder):
-    """:class:`MAEPretrainDecoder` (identical parameters and state-dict keys)
-    whose forward costs less.
+    """:class:`MAEPretrainDecoder` (same parameters and state-dict keys)
+    whose forward costs less; outputs equal the parent's up to rounding.
 
-    - Mask tokens are broadcast and the unshuffle gathers with an expanded
-      index view, instead of materialising ``repeat`` copies of both.
-    - With ``fast_path`` the blocks are
-      :class:`~vicmae_mm.models.backbones.FastTransformerEncoderLayer`
-      (CPU kernels chosen by measurement, fused residual adds), built with
-      the arguments mmpretrain gives its blocks; activation checkpointing
-      is optional.
-    - The final norm and pixel predictor run on the patch tokens only; the
-      cls prediction that mmpretrain computes and then drops is skipped.
-
-    Outputs equal :class:`MAEPretrainDecoder`'s up to float rounding.
+    Mask tokens are broadcast and the unshuffle gathers with an expanded
+    index view, instead of materialising ``repeat`` copies of both; the
+    final norm and pixel predictor skip the cls token (whose prediction
+    mmpretrain computes and then drops).
 
     Args:
-        fast_path (bool): Use ``FastTransformerEncoderLayer`` blocks and
-            the measured-fastest CPU matmuls. ``False`` keeps mmpretrain's
-            blocks and runs the parent's forward unchanged (unless
-            checkpointing is on). Defaults to True.
-        with_cp (bool | int): Recompute block activations in
-            backward: ``True`` all blocks, ``k`` the first ``k``. Defaults to
-            False.
+        fast_path (bool): Use ``FastTransformerEncoderLayer`` blocks and the
+            measured-fastest CPU matmuls; ``False`` keeps mmpretrain's blocks
+            and runs the parent's forward (unless checkpointing is on).
+        with_cp (bool | int): Recompute block activations in backward:
+            ``True`` all blocks, ``k`` the first ``k``.
         **kwargs: Arguments of :class:`MAEPretrainDecoder`.
     """
 
@@ -57,23 +48,18 @@ class ViCMAEPretrainDecoder(MAEPretrainDecoder):
             dims = a['decoder_embed_dim']
             self.decoder_blocks = nn.ModuleList(
                 FastTransformerEncoderLayer(
-                    dims,
-                    a['decoder_num_heads'],
-                    int(a['mlp_ratio'] * dims),
-                    qkv_bias=True,
-                    norm_cfg=a['norm_cfg'])
+                    dims, a['decoder_num_heads'], int(a['mlp_ratio'] * dims),
+                    qkv_bias=True, norm_cfg=a['norm_cfg'])
                 for _ in self.decoder_blocks)
-        self.num_checkpointed = resolve_checkpointing(with_cp,
-                                                      len(self.decoder_blocks),
-                                                      'ViCMAEPretrainDecoder')
+        self.num_checkpointed = resolve_checkpointing(
+            with_cp, len(self.decoder_blocks), 'ViCMAEPretrainDecoder')
 
     def forward(self, x: torch.Tensor,
                 ids_restore: torch.Tensor) -> torch.Tensor:
         """Predict the pixels of every patch.
 
         Args:
-            x (torch.Tensor): Encoder tokens ``(B, 1 + L_keep, C)`` (cls
-                first).
+            x (torch.Tensor): Encoder tokens ``(B, 1 + L_keep, C)``.
             ids_restore (torch.Tensor): ``(B, L)`` order restoring the
                 original patch positions.
 

@@ -1,45 +1,34 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
 """Choose CPU kernels for the ViT block by timing them on this machine.
 
-Which fp32 GEMM is fastest depends on the CPU: PyTorch's default BLAS (MKL)
-takes its AVX2 path on AMD CPUs, where oneDNN's AVX-512 kernel runs about
-twice as fast, while on Intel CPUs MKL is ahead of oneDNN. Which attention
-kernel is fastest depends on dtype and sequence length. So nothing here
-names a vendor: the first time a shape class is met, every candidate runs
-(forward and backward, interleaved, median of a few rounds) and the fastest
-is kept, logged once. The default (BLAS,
-``F.scaled_dot_product_attention``) is kept unless another candidate is
-clearly faster.
-
-Choices are also written to a small cache file, keyed by the CPU model
-and flags, the PyTorch version and the thread count, so that later
-processes on the same machine (a resumed run, the ranks of a job, each
-stage of the demo) use the same kernels, and so compute the same
-roundings, without measuring again. ``VICMAE_CPU_KERNEL_CACHE`` sets the
-file (default ``~/.cache/vicmae_mm/cpu_kernels.json``, under
-``XDG_CACHE_HOME`` if set); an empty value keeps choices in the process.
-
-A choice can be forced per kind with an environment variable
-(``auto`` or unset: measure):
-
-- ``VICMAE_CPU_LINEAR``: ``blas`` | ``onednn``
-- ``VICMAE_CPU_ATTENTION``: ``sdpa`` | ``matmul``
+The fastest fp32 GEMM (BLAS or oneDNN) depends on the CPU, the fastest
+attention on dtype and sequence length; so the first time a shape class is
+met every candidate is timed and the fastest kept (the default unless
+another is clearly faster; details in docs/benchmarks/pretraining_speed.md).
+Choices are cached, keyed by CPU, PyTorch version and thread count, so later
+processes compute the same roundings: ``VICMAE_CPU_KERNEL_CACHE`` sets the
+file (default ``$XDG_CACHE_HOME`` or ``~/.cache``, then
+``vicmae_mm/cpu_kernels.json``; empty: in-process only).
+``VICMAE_CPU_LINEAR`` (``blas`` | ``onednn``) and ``VICMAE_CPU_ATTENTION``
+(``sdpa`` | ``matmul``) force a choice (``auto`` or unset: measure).
 """
 import json
 import logging
 import os
 import os.path as osp
+import platform
 import statistics
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
 
 __all__ = [
-    'CANDIDATES', 'ENV_VARS', 'CACHE_ENV', 'onednn_available', 'select_kernel',
-    'kernel_choices', 'reset_kernel_choices'
+    'CANDIDATES', 'ENV_VARS', 'CACHE_ENV', 'cpu_description',
+    'onednn_available', 'select_kernel', 'kernel_choices',
+    'reset_kernel_choices'
 ]
 
 # the default first: it wins near-ties
@@ -52,6 +41,8 @@ MARGIN = 0.05
 MIN_ROUNDS, MAX_ROUNDS, ROUND_BUDGET_S = 5, 15, 0.05
 
 CACHE_ENV = 'VICMAE_CPU_KERNEL_CACHE'
+# flags that decide which GEMM / attention kernels a CPU can run
+_KERNEL_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'avx512_fp16', 'amx_bf16')
 
 _choices: Dict[Tuple, str] = {}
 
@@ -64,8 +55,29 @@ def _cache_file() -> Optional[str]:
     return osp.join(root, 'vicmae_mm', 'cpu_kernels.json')
 
 
+def cpu_description() -> str:
+    """The CPU model, vendor, family/model and kernel-relevant flags, e.g.
+    ``'AMD EPYC (AuthenticAMD family 25 model 17; avx2 avx512f avx512_bf16)'``
+    (from ``/proc/cpuinfo``; ``platform`` elsewhere)."""
+    info = {}
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor is enough
+                key, _, value = line.partition(':')
+                info[key.strip()] = value.strip()
+    except OSError:
+        return platform.processor() or platform.machine()
+    flags = set(info.get('flags', '').split())
+    have = ' '.join(f for f in _KERNEL_FLAGS if f in flags) or 'none'
+    name = info.get('model name', 'unknown CPU')
+    return (f'{name} ({info.get("vendor_id", "?")} family '
+            f'{info.get("cpu family", "?")} model {info.get("model", "?")}; '
+            f'{have})')
+
+
 def _cache_key(key: Tuple) -> str:
-    from vicmae_mm.utils.cpu_runtime import cpu_description
     return ' | '.join([cpu_description(), f'torch {torch.__version__}'] +
                       [str(k) for k in key])
 
@@ -127,30 +139,16 @@ def _forced(kind: str) -> str:
 
 
 def _in_fresh_thread(fn: Callable):
-    """``fn()`` in a new thread, so that the probes' own forward and
-    backward run outside the caller's thread-local state: saved-tensor
-    hooks (activation checkpointing), grad mode, autocast, dispatch
-    modes."""
-    box = {}
-
-    def target():
-        try:
-            box['value'] = fn()
-        except BaseException as err:  # re-raised in the caller
-            box['error'] = err
-
-    thread = threading.Thread(target=target, name='vicmae-kernel-probe')
-    thread.start()
-    thread.join()
-    if 'error' in box:
-        raise box['error']
-    return box['value']
+    # a new thread, so that the probes run outside the caller's thread-local
+    # state: saved-tensor hooks (checkpointing), grad mode, autocast, modes
+    with ThreadPoolExecutor(
+            1, thread_name_prefix='vicmae-kernel-probe') as pool:
+        return pool.submit(fn).result()
 
 
 def _time_interleaved(runs: Dict[str, Callable[[], None]]) -> Dict[str, float]:
-    """Median seconds per candidate; one untimed run each first, then
-    rounds in which every candidate runs once (a single candidate is not
-    timed)."""
+    """Median seconds per candidate over interleaved rounds, after one
+    untimed run each (a single candidate is not timed)."""
     if len(runs) < 2:
         return dict.fromkeys(runs, 0.0)
     for fn in runs.values():
@@ -177,8 +175,8 @@ def select_kernel(kind: str, shape_class: Tuple,
             thread count is added here.
         runs (Callable): Builds ``{candidate: fn}``, each ``fn`` running the
             candidate once (forward and backward) on inputs of this shape
-            class. Only called when a measurement is needed; candidates that
-            cannot run here (oneDNN missing) are left out of it.
+            class, without those that cannot run here; called only to
+            measure.
 
     Returns:
         str: One of ``CANDIDATES[kind]``.
@@ -193,19 +191,17 @@ def select_kernel(kind: str, shape_class: Tuple,
             print_log(
                 f'{ENV_VARS[kind]}=onednn but oneDNN is not available in '
                 'this PyTorch build: using blas',
-                logger='current',
-                level=logging.WARNING)
+                logger='current', level=logging.WARNING)
             forced = 'blas'
         _choices[key] = forced
         return forced
+    what = (f'CPU {kind} kernel for {shape_class} (threads '
+            f'{torch.get_num_threads()})')
     recalled = _recalled(kind, key)
     if recalled is not None:
         _choices[key] = recalled
-        print_log(
-            f'CPU {kind} kernel for {shape_class} (threads '
-            f'{torch.get_num_threads()}): {recalled} (measured earlier on '
-            f'this machine; {_cache_file()})',
-            logger='current')
+        print_log(f'{what}: {recalled} (measured earlier on this machine; '
+                  f'{_cache_file()})', logger='current')
         return recalled
     start = time.perf_counter()
     medians = _in_fresh_thread(lambda: _time_interleaved(runs()))
@@ -221,10 +217,7 @@ def select_kernel(kind: str, shape_class: Tuple,
         detail += f'; selection took {took:.0f} ms'
     _choices[key] = choice
     _remember(key, choice)
-    print_log(
-        f'CPU {kind} kernel for {shape_class} (threads '
-        f'{torch.get_num_threads()}): {choice} ({detail})',
-        logger='current')
+    print_log(f'{what}: {choice} ({detail})', logger='current')
     return choice
 
 

@@ -1,15 +1,11 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""The toolkit's collectives: one device-correct path for every backend.
+"""The toolkit's collectives, each on a device its process group takes.
 
-NCCL accepts CUDA tensors only, gloo CPU (and CUDA) tensors; a tensor the
-group cannot take fails with ``No backend type associated with device type
-...``. Every collective of vicmae_mm goes through this module, which sends
-each tensor on a device the group is registered for: the tensor's own device
-when the group takes it (no copy: model tensors on GPU with NCCL, on CPU
-with gloo), else :func:`comm_device`. Flags are created on the communication
-device directly. mmengine's ``mmengine.dist`` follows the same rule by
-backend name; this one reads the group's registered device types, so it
-also holds for backends mmengine does not know.
+Every collective of vicmae_mm goes through here (NCCL takes CUDA tensors
+only, gloo CPU ones): a tensor is sent from its own device when the group
+is registered for it, else from :func:`comm_device`. Unlike
+``mmengine.dist``, which decides by backend name, this reads the group's
+registered device types, so it holds for any backend.
 """
 from typing import Tuple, Union
 
@@ -18,18 +14,15 @@ import torch.distributed as dist
 from mmengine.dist import get_comm_device as _mmengine_comm_device
 from mmengine.dist import get_dist_info
 
-
-
-def _single(name: str, old_name: str):
-    """torch >= 2.14 names of the single-tensor collectives (older torch:
-    ``*_into_tensor`` / ``*_tensor``), looked up at call time."""
-    return getattr(dist, name, None) or getattr(dist, old_name)
-
-
 __all__ = [
     'get_dist_info', 'comm_device', 'any_rank', 'all_gather_with_grad',
     'all_reduce_sum_with_grad'
 ]
+
+
+def _single(name: str, old_name: str):
+    """torch >= 2.14 name of a single-tensor collective, else the old one."""
+    return getattr(dist, name, None) or getattr(dist, old_name)
 
 
 def _device_types(group=None) -> Tuple[str, ...]:
@@ -48,16 +41,15 @@ def comm_device(group=None) -> torch.device:
         group registered for CUDA only), else mmengine's choice.
     """
     types = _device_types(group)
-    if not types or 'cpu' in types:
-        return torch.device('cpu') if types else _mmengine_comm_device(group)
-    if types[0] == 'cuda':
+    if 'cpu' in types:
+        return torch.device('cpu')
+    if types[:1] == ('cuda', ):
         return torch.device('cuda', torch.cuda.current_device())
     return _mmengine_comm_device(group)
 
 
 def _sendable(x: torch.Tensor, group=None) -> torch.Tensor:
-    """``x`` itself when the group takes its device, else a copy on the
-    communication device."""
+    """``x`` itself when the group takes its device, else a copy."""
     types = _device_types(group)
     if not types or x.device.type in types:
         return x
@@ -65,15 +57,14 @@ def _sendable(x: torch.Tensor, group=None) -> torch.Tensor:
 
 
 def any_rank(flag: Union[bool, torch.Tensor]) -> bool:
-    """Whether ``flag`` is true on at least one rank, so every rank takes the
-    same decision.
+    """Whether ``flag`` is true on any rank, so every rank decides alike.
 
-    One all-reduce of one element and one host sync. Pass a tensor (for
-    example ``~torch.isfinite(loss).all()`` on the loss's device) to keep
-    the device work asynchronous up to that sync.
+    One one-element all-reduce and one host sync; pass a tensor (e.g.
+    ``~torch.isfinite(loss).all()``) to keep the device work asynchronous
+    up to that sync.
 
     Args:
-        flag (bool | torch.Tensor): This rank's value (any tensor: true if
+        flag (bool | torch.Tensor): This rank's value (a tensor is true if
             any element is non-zero).
 
     Returns:
@@ -85,8 +76,7 @@ def any_rank(flag: Union[bool, torch.Tensor]) -> bool:
 
 
 def _vote(flag: Union[bool, torch.Tensor]) -> torch.Tensor:
-    """The all-reduced (MAX) flag, ``(1,)`` int32 on a device the group
-    takes; the device work of :func:`any_rank` before its host read."""
+    """The device work of :func:`any_rank`: the MAX-reduced ``(1,)`` int32."""
     if isinstance(flag, torch.Tensor):
         vote = _sendable(flag.detach().reshape(-1).any().to(torch.int32))
     else:
@@ -115,19 +105,18 @@ class _AllGatherWithGrad(torch.autograd.Function):
         world_size = dist.get_world_size()
         send = _sendable(grad.contiguous())
         out = send.new_empty((send.shape[0] // world_size, ) + send.shape[1:])
-        _single('reduce_scatter_single', 'reduce_scatter_tensor')(
-            out, send)
+        _single('reduce_scatter_single', 'reduce_scatter_tensor')(out, send)
         return out.to(ctx.device)
 
 
 def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
     """Concatenate ``x`` from every rank along dim 0, keeping gradients.
 
-    Every rank must pass a tensor of the same shape. Outside distributed
-    runs the input is returned unchanged.
+    Identity on one process.
 
     Args:
-        x (torch.Tensor): This rank's ``(n, ...)`` tensor.
+        x (torch.Tensor): This rank's ``(n, ...)`` tensor, same shape on
+            every rank.
 
     Returns:
         torch.Tensor: ``(W * n, ...)``, rank ``r``'s rows at

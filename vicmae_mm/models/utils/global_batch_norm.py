@@ -11,24 +11,22 @@ from .dist_utils import all_reduce_sum_with_grad, get_dist_info
 class GlobalBatchNorm1d(nn.BatchNorm1d):
     """BatchNorm1d whose statistics span every rank's samples.
 
-    ``torch.nn.SyncBatchNorm`` and mmcv's ``MMSyncBN`` need GPUs; the
-    projector of ViC-MAE must see global-batch statistics so that training
-    on N processes equals one process on the whole batch. Statistics are
-    reduced with gradient-aware all-reduces (two passes, for a variance as
-    accurate as single-process BatchNorm). On one process, or in eval mode,
-    this is exactly ``nn.BatchNorm1d``. (The released ViC-MAE code used
-    per-GPU ``BatchNorm1d`` once per view: ``norm_cfg=dict(type='BN1d')``
-    with ``ViCMAE(projector_per_view=True)``.)
+    ``torch.nn.SyncBatchNorm`` and mmcv's ``MMSyncBN`` need GPUs; ViC-MAE's
+    projector needs global-batch statistics so that N processes train as
+    one on the whole batch. Statistics are summed by gradient-aware
+    all-reduces (two passes, for a variance as accurate as BatchNorm's).
+    On one process or in eval mode this is exactly ``nn.BatchNorm1d``. (The
+    released code's per-GPU, per-view BatchNorm is
+    ``norm_cfg=dict(type='BN1d')`` with ``projector_per_view=True``.)
 
-    Use it as ``norm_cfg=dict(type='GlobalBN1d')``. Registered in mmengine's root
-    registry so every scope (and mmcv's ``build_norm_layer``) finds it.
+    Use it as ``norm_cfg=dict(type='GlobalBN1d')`` (registered in mmengine's
+    root registry, so every scope and ``build_norm_layer`` finds it).
     """
 
     _abbr_ = 'bn'
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, world_size = get_dist_info()
-        if not self.training or world_size == 1:
+        if not self.training or get_dist_info()[1] == 1:
             return super().forward(x)
         if x.dim() != 2:
             raise ValueError(f'GlobalBN1d expects (N, C) input, got '

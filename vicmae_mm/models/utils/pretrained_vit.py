@@ -1,7 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""What every backbone that starts from the pretraining ViT needs: the arch
-table lookup, the "weights come from a checkpoint" check and the split of
-an image position embedding into cls position and patch grid."""
+"""What every backbone starting from the pretraining ViT needs: arch lookup,
+the "loads a checkpoint" check and the cls / patch-grid position split."""
 import math
 from typing import Optional, Tuple, Union
 
@@ -12,19 +11,14 @@ _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
 
 
 def resolve_arch(owner: str, arch: Union[str, dict], arch_zoo: dict) -> dict:
-    """The settings of ``arch``: a name in ``arch_zoo`` or a complete dict.
+    """A copy of the settings of ``arch``: a name in ``arch_zoo`` or a
+    complete dict; raises ``ValueError`` otherwise.
 
     Args:
         owner (str): The class asking, for error messages.
         arch (str | dict): Arch name, or a dict with ``embed_dims``,
             ``num_layers``, ``num_heads`` and ``feedforward_channels``.
         arch_zoo (dict): Known archs.
-
-    Returns:
-        dict: A copy of the settings.
-
-    Raises:
-        ValueError: On an unknown name or an incomplete dict.
     """
     if isinstance(arch, str):
         if arch.lower() not in arch_zoo:
@@ -50,19 +44,17 @@ def split_cls_position(
     pos_embed: torch.Tensor,
     name: str = 'position embedding'
 ) -> Tuple[Optional[torch.Tensor], torch.Tensor, Tuple[int, int]]:
-    """Split an image position embedding into cls position and patch grid.
-
-    Image checkpoints store ``(1, [1 +] h * w, C)`` for a square grid; the
-    cls position is present iff the length is one more than a square.
+    """Split an image position embedding ``(1, [1 +] h * w, C)`` of a square
+    grid into cls position (present iff the length is a square plus one)
+    and patch positions.
 
     Args:
         pos_embed (torch.Tensor): ``(1, L, C)``.
-        name (str): What the tensor is (e.g. its checkpoint key), for error
-            messages.
+        name (str): What the tensor is (e.g. its key), for error messages.
 
     Returns:
         tuple: cls position ``(1, 1, C)`` or None, patch positions
-        ``(1, h * w, C)`` and the grid ``(h, w)``.
+        ``(1, h * w, C)``, grid ``(h, w)``.
     """
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(f'{name}: expected shape (1, L, C), got '

@@ -15,15 +15,11 @@ class BackboneLayerDecayOptimWrapperConstructor(
     """mmpretrain's layer-decay constructor, for models whose *backbone*
     knows the depth of its parameters.
 
-    mmdet 3.3 ships layer decay for ConvNeXt only, and mmpretrain's
-    constructor needs ``get_layer_depth`` on the model itself, which mmdet
-    detectors lack. This one asks ``model.backbone.get_layer_depth`` with
-    the ``backbone.`` prefix (see :meth:`ViTDet.get_layer_depth`): a
-    parameter at depth ``d`` of ``D`` gets
-    ``lr * layer_decay_rate ** (D - 1 - d)``, so neck and heads keep the
-    base lr. All other ``paramwise_cfg`` options (``norm_decay_mult``,
-    ``bias_decay_mult``, ``flat_decay_mult``, ``custom_keys`` with
-    ``decay_mult``) are mmpretrain's.
+    mmdet 3.3 ships layer decay for ConvNeXt only, and mmpretrain's needs
+    ``get_layer_depth`` on the model itself, which detectors lack. This one
+    asks ``model.backbone.get_layer_depth(name, 'backbone.')``: depth ``d``
+    of ``D`` gets ``lr * layer_decay_rate ** (D - 1 - d)``, so neck and
+    heads keep the base lr.
 
     Example:
         >>> optim_wrapper = dict(
@@ -38,14 +34,9 @@ class BackboneLayerDecayOptimWrapperConstructor(
                    prefix: str = '',
                    get_layer_depth: Optional[Callable] = None,
                    **kwargs) -> None:
-        """Add parameter groups; see the mmpretrain base class.
-
-        Raises:
-            TypeError: If neither the model nor its ``backbone`` has
-                ``get_layer_depth``.
-        """
-        if get_layer_depth is None and not hasattr(module,
-                                                   'get_layer_depth'):
+        """Add parameter groups as the base class; ``TypeError`` if neither
+        the model nor its ``backbone`` has ``get_layer_depth``."""
+        if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
             if not hasattr(backbone, 'get_layer_depth'):
                 raise TypeError(

@@ -14,30 +14,21 @@ from torch import nn
 class SimpleFeaturePyramid(BaseModule):
     """SimpleFPN neck of `ViTDet <https://arxiv.org/abs/2203.16527>`_.
 
-    From the backbone's last map (stride ``s``) each scale factor makes one
-    level: ``4`` two stride-2 deconvolutions (norm + activation between),
-    ``2`` one deconvolution, ``1`` identity, ``0.5`` a 2x2 max-pool. Each
-    level then goes through a 1x1 and a 3x3 convolution, each followed by
-    a norm (2-D LayerNorm in ViTDet). Levels beyond the scale factors, up to
-    ``num_outs``, are stride-2 subsamplings of the last one (as FPN's
-    ``LastLevelMaxPool``).
-
-    With a stride-16 backbone, the default ``(4, 2, 1, 0.5)`` plus one
-    extra level gives strides 4..64 (Mask R-CNN); ``(2, 1, 0.5)`` plus two
-    gives 8..128 (RetinaNet, FCOS).
+    Each scale factor makes one level from the backbone map (``4``: two
+    stride-2 deconvolutions, ``2``: one, ``1``: identity, ``0.5``: max-pool),
+    followed by a normed 1x1 and 3x3 conv; further levels up to ``num_outs``
+    subsample the last by 2 (FPN's ``LastLevelMaxPool``). At stride 16,
+    ``(4, 2, 1, 0.5)`` + 1 gives strides 4..64 (Mask R-CNN), ``(2, 1, 0.5)``
+    + 2 gives 8..128 (RetinaNet, FCOS).
 
     Args:
         in_channels (int): Channels of the backbone map.
         out_channels (int): Channels of every output level.
-        scale_factors (Sequence[float]): Up/down-sampling per level, from
-            ``4, 2, 1, 0.5``, in decreasing order. Defaults to
-            ``(4.0, 2.0, 1.0, 0.5)``.
+        scale_factors (Sequence[float]): Resampling per level, a subset of
+            ``4, 2, 1, 0.5`` in decreasing order.
         num_outs (int): Number of outputs (>= ``len(scale_factors)``).
-            Defaults to 5.
         norm_cfg (dict): Norm after deconvolutions and convolutions.
-            Defaults to mmpretrain's 2-D LayerNorm.
         act_cfg (dict): Activation between the two ``x4`` deconvolutions.
-            Defaults to GELU.
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -66,9 +57,8 @@ class SimpleFeaturePyramid(BaseModule):
             raise ValueError('SimpleFeaturePyramid: scale_factors must go '
                              f'from fine to coarse, got {scale_factors}')
         if num_outs < len(scale_factors):
-            raise ValueError(
-                f'SimpleFeaturePyramid: num_outs {num_outs} < '
-                f'{len(scale_factors)} scale factors')
+            raise ValueError(f'SimpleFeaturePyramid: num_outs {num_outs} < '
+                             f'{len(scale_factors)} scale factors')
         if 4.0 in scale_factors and in_channels % 4:
             raise ValueError(f'SimpleFeaturePyramid: in_channels '
                              f'{in_channels} must be divisible by 4')
@@ -101,30 +91,26 @@ class SimpleFeaturePyramid(BaseModule):
     def _resampler(scale: float, channels: int, norm_cfg: dict,
                    act_cfg: dict) -> Tuple[nn.Module, int]:
         """The module that resamples by ``scale`` and its output width."""
+        half, quarter = channels // 2, channels // 4
         if scale == 4.0:
-            half, quarter = channels // 2, channels // 4
             return nn.Sequential(
                 nn.ConvTranspose2d(channels, half, 2, stride=2),
                 build_norm_layer(norm_cfg, half)[1],
                 build_activation_layer(act_cfg),
                 nn.ConvTranspose2d(half, quarter, 2, stride=2)), quarter
         if scale == 2.0:
-            return nn.ConvTranspose2d(
-                channels, channels // 2, 2, stride=2), channels // 2
+            return nn.ConvTranspose2d(channels, half, 2, stride=2), half
         if scale == 1.0:
             return nn.Identity(), channels
         return nn.MaxPool2d(2, stride=2), channels
 
     def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
                 ) -> Tuple[torch.Tensor, ...]:
-        """Build the pyramid.
+        """Build the pyramid (``num_outs`` maps, fine to coarse).
 
         Args:
             inputs (Tensor | Sequence[Tensor]): The backbone map
                 ``(B, in_channels, H, W)``, alone or as a 1-tuple.
-
-        Returns:
-            tuple[torch.Tensor]: ``num_outs`` maps, fine to coarse.
         """
         if not isinstance(inputs, torch.Tensor):
             if len(inputs) != 1:
@@ -135,10 +121,10 @@ class SimpleFeaturePyramid(BaseModule):
             raise ValueError(
                 f'SimpleFeaturePyramid: expected {self.in_channels} input '
                 f'channels, got {inputs.shape[1]}')
-        outs = []
-        for stage, lateral, output in zip(self.stages, self.lateral_convs,
-                                          self.output_convs):
-            outs.append(output(lateral(stage(inputs))))
+        outs = [
+            output(lateral(stage(inputs))) for stage, lateral, output in zip(
+                self.stages, self.lateral_convs, self.output_convs)
+        ]
         while len(outs) < self.num_outs:
             outs.append(F.max_pool2d(outs[-1], kernel_size=1, stride=2))
         return tuple(outs)

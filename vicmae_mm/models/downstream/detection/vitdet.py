@@ -10,6 +10,7 @@ from mmcv.cnn.bricks.drop import build_dropout
 from mmdet.registry import MODELS
 from mmengine.logging import print_log
 from mmengine.model import ModuleList
+from mmengine.utils import to_2tuple
 from mmpretrain.models.backbones.vision_transformer import VisionTransformer
 from mmpretrain.models.backbones.vit_sam import (Attention,
                                                  TransformerEncoderLayer,
@@ -24,17 +25,16 @@ from vicmae_mm.models.utils.pretrained_vit import (resolve_arch,
 
 
 class RelPosAttention(Attention):
-    """ViTSAM's attention (same parameters and keys) computed by
-    :func:`torch.nn.functional.scaled_dot_product_attention`, with the
-    decomposed relative-position bias as its mask (about 3x faster than
-    ViTSAM's explicit softmax on CPU for a 64x64 global grid).
+    """ViTSAM's attention (same parameters and keys) run by torch's
+    ``scaled_dot_product_attention`` (SDPA) with the decomposed
+    relative-position bias as its mask (about 3x faster than ViTSAM's
+    softmax on CPU for a 64x64 global grid).
 
     Args:
         embed_dims (int): Token width.
         num_heads (int): Heads; must divide ``embed_dims``.
-        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        use_rel_pos (bool): Decomposed relative positions (zero-initialised).
-            Defaults to False.
+        qkv_bias (bool): Bias in the qkv projection.
+        use_rel_pos (bool): Decomposed relative positions (zero start).
         input_size (tuple[int, int], optional): Grid the relative tables
             are sized for; required when ``use_rel_pos``.
     """
@@ -75,24 +75,21 @@ class RelPosAttention(Attention):
 
 
 class ViTDetLayer(TransformerEncoderLayer):
-    """ViTSAM's encoder layer as ViTDet trains it: stochastic depth on the
-    attention branch too (ViTSAM has it on the MLP only), SDPA attention and
-    optional activation checkpointing; mmpretrain ``VisionTransformer`` keys.
+    """ViTSAM's encoder layer (same keys) as ViTDet trains it: drop path on
+    the attention branch too (ViTSAM: MLP only), SDPA attention and
+    activation checkpointing.
 
     Args:
         embed_dims (int): Token width.
         num_heads (int): Attention heads.
         feedforward_channels (int): MLP hidden width.
         drop_path_rate (float): Stochastic depth of both residual branches.
-            Defaults to 0.
-        qkv_bias (bool): Bias in qkv. Defaults to True.
-        use_rel_pos (bool): Decomposed relative positions. Defaults to False.
+        qkv_bias (bool): Bias in qkv.
+        use_rel_pos (bool): Decomposed relative positions.
         window_size (int): Window side; 0 for global attention.
-            Defaults to 0.
         input_size (tuple[int, int], optional): Token grid of the nominal
             input (sizes a global layer's relative tables).
         with_cp (bool): Recompute the layer in backward while training.
-            Defaults to False.
         **kwargs: ``drop_rate``, ``act_cfg``, ``norm_cfg`` of ViTSAM's layer.
     """
 
@@ -151,52 +148,37 @@ class ViTDet(ViTSAM):
     """Plain ViT backbone for detection (`ViTDet
     <https://arxiv.org/abs/2203.16527>`_) on mmpretrain's ``ViTSAM``.
 
-    Windowed attention in most blocks, global in a few (default: the last
-    of each quarter); returns the last block's map at stride
-    ``patch_size`` for a :class:`SimpleFeaturePyramid`. Layer depths for
-    lr decay are mmpretrain ``VisionTransformer``'s. A ViC-MAE checkpoint
-    loads with ``init_cfg=dict(type='Pretrained', checkpoint=CKPT,
-    prefix='backbone.')``: ``pos_embed`` loses its cls position before
-    ViTSAM resizes it, another width or patch size is refused naming the
-    key. Expected by design: *missing* ``layers.{i}.attn.rel_pos_{h,w}``
-    (zero start), *unexpected* ``cls_token`` and ``ln1.*`` (the neck
-    normalises each level itself).
+    Windowed attention in most blocks, global in a few; returns the last
+    block's map (stride ``patch_size``) for a :class:`SimpleFeaturePyramid`.
+    A ViC-MAE checkpoint loads with ``init_cfg=dict(type='Pretrained',
+    checkpoint=CKPT, prefix='backbone.')``; by design ``rel_pos_{h,w}`` are
+    *missing* (zero start), ``cls_token`` and ``ln1.*`` *unexpected* (the
+    neck normalises each level itself).
 
     Args:
-        arch (str | dict): A name of :attr:`ViCMAEViT.arch_zoo`
-            (``'small'``, ``'base'``, ``'large'``, ``'huge'``...) or a dict
+        arch (str | dict): A name of :attr:`ViCMAEViT.arch_zoo` or a dict
             with ``embed_dims``, ``num_layers``, ``num_heads``,
             ``feedforward_channels`` and optionally ``global_attn_indexes``.
-            Defaults to 'base'.
         img_size (int | tuple): Nominal input size; sizes the position
-            embedding and global relative tables. Other sizes work by
-            interpolation. Defaults to 1024.
+            embedding and global relative tables (others interpolate).
         patch_size (int): Patch size (must match the checkpoint).
-            Defaults to 16.
-        in_channels (int): Image channels. Defaults to 3.
-        window_size (int): Window side for windowed blocks; 0 makes every
-            block global. Defaults to 14.
-        global_attn_indexes (Sequence[int], optional): Blocks with global
-            attention, overriding the arch's (default: the last block of
-            each quarter).
-        use_rel_pos (bool): Decomposed relative positions. Defaults to True.
-        qkv_bias (bool): Bias in qkv. Defaults to True.
+        in_channels (int): Image channels.
+        window_size (int): Window side of windowed blocks; 0: all global.
+        global_attn_indexes (Sequence[int], optional): Global blocks,
+            overriding the arch's (default: the last of each quarter).
+        use_rel_pos (bool): Decomposed relative positions.
+        qkv_bias (bool): Bias in qkv.
         drop_rate (float): Dropout after position embedding and MLPs.
-            Defaults to 0.
-        drop_path_rate (float): Maximum stochastic depth (linear over
-            blocks). Defaults to 0.1.
-        norm_cfg (dict): Block norms. Defaults to LN, eps 1e-6.
-        act_cfg (dict): MLP activation. Defaults to GELU.
+        drop_path_rate (float): Maximum stochastic depth (linear over blocks).
+        norm_cfg (dict): Block norms.
+        act_cfg (dict): MLP activation.
         interpolate_mode (str): Position-embedding interpolation.
-            Defaults to 'bicubic'.
-        with_cp (bool): Activation checkpointing of every block while
-            training (less memory, one more forward). Defaults to False.
+        with_cp (bool): Activation checkpointing of every block in training.
         frozen_stages (int): Freeze the patch and position embeddings and
-            the first ``frozen_stages`` blocks (no gradient, eval mode);
-            ``num_layers`` freezes the whole backbone. Defaults to -1.
+            the first ``frozen_stages`` blocks (no gradient, eval mode).
         init_cfg (dict | list, optional): Initialisation, typically
-            ``Pretrained``. Defaults to ViTDet's truncated-normal Linears
-            and unit LayerNorms.
+            ``Pretrained``; by default ViTDet's truncated-normal Linears and
+            unit LayerNorms.
     """
 
     arch_zoo = ViCMAEViT.arch_zoo
@@ -226,8 +208,8 @@ class ViTDet(ViTSAM):
             global_attn_indexes = settings.get('global_attn_indexes')
         if global_attn_indexes is None:
             quarter = depth // 4
-            global_attn_indexes = [quarter * (i + 1) - 1 for i in range(4)
-                                   ] if quarter else [depth - 1]
+            global_attn_indexes = range(quarter - 1, 4 * quarter,
+                                        quarter) if quarter else [depth - 1]
         global_attn_indexes = tuple(i + depth if i < 0 else i
                                     for i in global_attn_indexes)
         bad = [i for i in global_attn_indexes if not 0 <= i < depth]
@@ -237,11 +219,13 @@ class ViTDet(ViTSAM):
         if window_size < 0:
             raise ValueError(
                 f'ViTDet: window_size must be >= 0, got {window_size}')
-        sizes = (img_size, img_size) if isinstance(img_size, int) else \
-            tuple(img_size)
+        sizes = tuple(to_2tuple(img_size))
         if any(s % patch_size for s in sizes):
             raise ValueError(f'ViTDet: img_size {img_size} is not divisible '
                              f'by patch_size {patch_size}')
+        if not -1 <= frozen_stages <= depth:
+            raise ValueError(f'ViTDet: frozen_stages must be in [-1, {depth}]'
+                             f', got {frozen_stages}')
         if init_cfg is None:
             init_cfg = [
                 dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.),
@@ -277,9 +261,6 @@ class ViTDet(ViTSAM):
                 window_size=0 if i in global_attn_indexes else window_size,
                 input_size=self.patch_resolution,
                 with_cp=with_cp) for i in range(depth))
-        if not -1 <= frozen_stages <= depth:
-            raise ValueError(f'ViTDet: frozen_stages must be in [-1, {depth}]'
-                             f', got {frozen_stages}')
         # ViTSAM froze its own layers before they were replaced
         self.frozen_stages = frozen_stages
         if frozen_stages > 0:
@@ -294,9 +275,8 @@ class ViTDet(ViTSAM):
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:
-        """Load hook: the pretraining ``(1, 1 + h*w, C)`` embedding as the
-        ``(1, h, w, C)`` grid ViTSAM resizes; foreign widths and patch sizes
-        are refused."""
+        """Load hook: ``(1, [1 +] h*w, C)`` as the ``(1, h, w, C)`` grid ViTSAM
+        resizes; refuses foreign widths and patch sizes."""
         key = prefix + 'pos_embed'
         pos = state_dict.get(key)
         if pos is not None:

@@ -9,6 +9,7 @@ from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.logging import print_log
 from mmengine.model import BaseModule, ModuleList
 from mmengine.model.weight_init import trunc_normal_
+from mmengine.utils import to_2tuple
 from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 from mmpretrain.models.utils import build_norm_layer, resize_pos_embed
@@ -28,55 +29,42 @@ class InflatedVisionTransformer(BaseModule):
     """Video ViT that loads an image ViT checkpoint (mmpretrain key names).
 
     Load with ``init_cfg=dict(type='Pretrained', checkpoint=...,
-    prefix='backbone.')``; :meth:`_load_from_state_dict` adapts the image
-    weights: ``layers.{i}`` become ``blocks.{i}`` (mmpretrain
-    ``TransformerEncoderLayer``; ``blocks`` and the class name are what
-    mmaction2's ``LearningRateDecayOptimizerConstructor`` looks for), the
-    patch kernel is inflated to a tubelet (:func:`inflate_patch_kernel`),
-    ``pos_embed`` is resized to this patch grid (cls position dropped unless
-    ``with_cls_token``) and any weight still mis-shaped raises a
-    ``ValueError`` naming it (mmengine would only warn).
-
-    ``'joint'`` mode attends over all ``T/t * h * w`` tubelet tokens and adds
-    a learnable ``temporal_pos_embed`` (zero at start) to the shared spatial
-    embedding; ``'framewise'`` runs the image encoder on each frame
-    (tubelet 1) and averages over time. With a zero temporal embedding and
-    no cls token, a clip of identical frames gives exactly the image
-    encoder's pooled feature.
+    prefix='backbone.')``: ``layers.{i}`` become ``blocks.{i}`` (``blocks``
+    and the class name are what mmaction2's
+    ``LearningRateDecayOptimizerConstructor`` looks for), the patch kernel
+    is inflated (:func:`inflate_patch_kernel`), ``pos_embed`` resized (cls
+    position dropped unless ``with_cls_token``) and a weight still
+    mis-shaped is a ``ValueError`` naming it (mmengine would only warn).
+    With the zero-started temporal embedding and no cls token, a clip of
+    identical frames gives exactly the image encoder's feature.
 
     Args:
         arch (str | dict): Name in ``arch_zoo`` or a dict with
             ``embed_dims``, ``num_layers``, ``num_heads`` and
-            ``feedforward_channels``. Defaults to ``'base'``.
-        img_size (int | Sequence[int]): Frame size. Defaults to 224.
-        patch_size (int): Spatial patch size. Defaults to 16.
-        in_channels (int): Input channels. Defaults to 3.
-        num_frames (int): Frames per clip. Defaults to 16.
-        tubelet_size (int, optional): Frames per token; 2 in ``'joint'``
-            mode, must be 1 in ``'framewise'``.
-        mode (str): ``'joint'`` or ``'framewise'``. Defaults to ``'joint'``.
+            ``feedforward_channels``.
+        img_size (int | Sequence[int]): Frame size.
+        patch_size (int): Spatial patch size.
+        in_channels (int): Input channels.
+        num_frames (int): Frames per clip.
+        tubelet_size (int, optional): Frames per token; by default 2 in
+            ``'joint'`` mode, must be 1 in ``'framewise'``.
+        mode (str): ``'joint'``: attention over all tubelet tokens, plus a
+            learnable ``temporal_pos_embed`` (zero start); ``'framewise'``:
+            the image encoder on each frame, averaged over time.
         inflate_init (str): ``'average'`` or ``'center'``.
-            Defaults to ``'average'``.
-        with_cls_token (bool): Prepend the cls token. Defaults to False.
+        with_cls_token (bool): Prepend the cls token.
         final_norm (bool): Pretrained per-token norm ``ln1`` before pooling.
-            Defaults to True.
-        out_type (str): ``'avg_featmap'`` (mean of the patch tokens, then a
-            new ``fc_norm``; ``(B, C)``), ``'featmap'``
-            (``(B, C, T', h, w)``) or ``'cls_token'``.
-            Defaults to ``'avg_featmap'``.
-        drop_rate (float): Dropout rate. Defaults to 0.
+        out_type (str): ``'avg_featmap'`` (mean patch token, then a new
+            ``fc_norm``; ``(B, C)``), ``'featmap'`` (``(B, C, T', h, w)``)
+            or ``'cls_token'``.
+        drop_rate (float): Dropout rate.
         drop_path_rate (float): Stochastic depth, linear over blocks.
-            Defaults to 0.
-        qkv_bias (bool): Bias in qkv. Defaults to True.
-        norm_cfg (dict): Norm layers. Defaults to LN with eps 1e-6.
+        qkv_bias (bool): Bias in qkv.
+        norm_cfg (dict): Norm layers.
         interpolate_mode (str): Position-embedding resizing mode.
-            Defaults to ``'bicubic'``.
         with_cp (bool): Activation checkpointing while training.
-            Defaults to False.
         layer_cfgs (dict | Sequence[dict]): Extra arguments of each block.
-            Defaults to ``dict()``.
         init_cfg (dict | list[dict], optional): Initialisation config.
-            Defaults to None.
     """
 
     arch_zoo = ViCMAEViT.arch_zoo
@@ -130,8 +118,7 @@ class InflatedVisionTransformer(BaseModule):
         if out_type == 'cls_token' and not with_cls_token:
             raise ValueError(f'{name}: out_type="cls_token" needs '
                              'with_cls_token=True')
-        self.img_size = (img_size, img_size) if isinstance(
-            img_size, int) else tuple(img_size)
+        self.img_size = tuple(to_2tuple(img_size))
         if len(self.img_size) != 2 or any(s % patch_size
                                           for s in self.img_size):
             raise ValueError(f'{name}: img_size {img_size} must be (H, W) '
@@ -148,8 +135,7 @@ class InflatedVisionTransformer(BaseModule):
         self.out_type = out_type
         self.interpolate_mode = interpolate_mode
         self.with_cp = with_cp
-        self.patch_resolution = (self.img_size[0] // patch_size,
-                                 self.img_size[1] // patch_size)
+        self.patch_resolution = tuple(s // patch_size for s in self.img_size)
         num_patches = self.patch_resolution[0] * self.patch_resolution[1]
 
         kernel = (tubelet_size, patch_size, patch_size)
@@ -241,11 +227,8 @@ class InflatedVisionTransformer(BaseModule):
         pos = state_dict.get(key)
         if isinstance(pos, torch.Tensor) and \
                 pos.shape != self.pos_embed.shape:
-            try:
-                cls_pos, patch_pos, src_grid = split_cls_position(pos)
-            except ValueError as err:
-                raise ValueError(f'{type(self).__name__}: cannot adapt '
-                                 f'{key}: {err}') from None
+            cls_pos, patch_pos, src_grid = split_cls_position(
+                pos, f'{type(self).__name__}: checkpoint {key}')
             if patch_pos.shape[-1] != self.embed_dims:
                 raise ValueError(
                     f'{type(self).__name__}: {key} has {patch_pos.shape[-1]} '
@@ -256,7 +239,7 @@ class InflatedVisionTransformer(BaseModule):
                 self.patch_resolution,
                 mode=self.interpolate_mode,
                 num_extra_tokens=0)
-            note = (f'{key} grid {src_grid} -> {self.patch_resolution}')
+            note = f'{key} grid {src_grid} -> {self.patch_resolution}'
             if self.with_cls_token:
                 if cls_pos is None:
                     cls_pos = patch_pos.new_zeros(1, 1, self.embed_dims)
@@ -303,12 +286,11 @@ class InflatedVisionTransformer(BaseModule):
         """Encode clips.
 
         Args:
-            x (torch.Tensor): ``(B, C, T, H, W)``; ``T`` a multiple of the
-                tubelet size, ``H`` and ``W`` of the patch size.
+            x (torch.Tensor): ``(B, C, T, H, W)``, divisible by the tubelet.
 
         Returns:
-            torch.Tensor: ``(B, C)`` for ``'avg_featmap'`` and
-            ``'cls_token'``, ``(B, C, T', h, w)`` for ``'featmap'``.
+            torch.Tensor: ``(B, C)``, or ``(B, C, T', h, w)`` for
+            ``'featmap'``.
         """
         if x.ndim != 5:
             raise ValueError(f'{type(self).__name__} expects (B, C, T, H, W) '

@@ -16,11 +16,7 @@ def inflate_patch_kernel(weight: torch.Tensor, tubelet_size: int,
     Args:
         weight (torch.Tensor): Image patch-embedding kernel, 4-D.
         tubelet_size (int): Temporal kernel size ``t`` (>= 1).
-        mode (str): ``'average'`` or ``'center'``. Defaults to
-            ``'average'``.
-
-    Returns:
-        torch.Tensor: The 5-D kernel, same dtype and device.
+        mode (str): ``'average'`` or ``'center'``.
     """
     if weight.ndim != 4:
         raise ValueError('inflate_patch_kernel expects a 4-D image kernel '
@@ -37,4 +33,3 @@ def inflate_patch_kernel(weight: torch.Tensor, tubelet_size: int,
         return out
     raise ValueError(f'unknown inflation mode {mode!r}; choose from '
                      f'{INFLATION_MODES}')
-
