@@ -2,9 +2,12 @@
 """The command line and config adjustments shared by ``tools/train.py``,
 ``tools/test.py`` and the demo."""
 import argparse
+import glob
 import logging
 import os
 import os.path as osp
+import re
+import zipfile
 from typing import List, Optional
 
 import torch
@@ -14,11 +17,12 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.logging import print_log
 
 from vicmae_mm.utils.checkpoint import trust_checkpoint
-from vicmae_mm.utils.resume import find_resume_checkpoint
+from vicmae_mm.utils.resume import read_last_checkpoint
 
 _AMP_ONLY_KEYS = ('loss_scale', 'dtype', 'use_fsdp')
 # Scopes whose CPU code paths do not accept bf16 activations.
 _FP32_ONLY_CPU_SCOPES = ('mmdet', 'mmaction')
+_CKPT_RE = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -80,6 +84,42 @@ def prepare_slurm_port() -> None:
     if 'MASTER_PORT' not in os.environ and 'SLURM_JOB_ID' in os.environ:
         os.environ['MASTER_PORT'] = str(
             20000 + int(os.environ['SLURM_JOB_ID']) % 20000)
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` (without a path) should continue from.
+
+    mmengine writes ``work_dir/last_checkpoint`` non-atomically, so a kill
+    can leave it empty or naming a missing or incomplete file. This returns
+    that file if complete, else the newest complete ``iter_*.pth`` /
+    ``epoch_*.pth`` in ``work_dir`` (logged), else None. Torch checkpoints
+    are zip archives whose central directory is written last, so a
+    truncated file fails ``zipfile.is_zipfile``.
+
+    Args:
+        work_dir (str): The run's work directory.
+
+    Returns:
+        str, optional: Path of the checkpoint, or None to start fresh.
+    """
+    last = osp.join(work_dir, 'last_checkpoint')
+    named = read_last_checkpoint(work_dir)
+    if named and zipfile.is_zipfile(named):  # False if missing
+        return named
+    candidates = []
+    for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth')):
+        match = _CKPT_RE.match(osp.basename(path))
+        if match:
+            candidates.append((int(match.group(2)), osp.getmtime(path), path))
+    for _, _, path in sorted(candidates, reverse=True):
+        if zipfile.is_zipfile(path):
+            if osp.isfile(last):
+                print_log(
+                    f'{last} names {named!r}, which is missing or '
+                    f'unreadable; resuming from {path} instead',
+                    logger='current', level=logging.WARNING)
+            return path
+    return None
 
 
 def resume_latest(runner) -> Optional[str]:

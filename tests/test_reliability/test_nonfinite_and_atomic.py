@@ -100,7 +100,7 @@ def test_atomic_write_cleans_stale_tmp_and_keeps_umask_mode(tmp_path):
 
 
 def test_resume_falls_back_when_last_checkpoint_is_broken(tmp_path):
-    from vicmae_mm.utils.resume import find_resume_checkpoint
+    from runner_cli import find_resume_checkpoint
     work = tmp_path
     assert find_resume_checkpoint(str(work)) is None
     for it in (2, 4):
