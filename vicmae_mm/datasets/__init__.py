@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""ViC-MAE pretraining data: frame pairs from video, two-view images, and
-mixed image+video sampling (see docs/data_preparation.md)."""
+"""ViC-MAE pretraining data (see docs/data_preparation.md)."""
 from .annotation_lists import (AnnotationFormatError, parse_annotation_list,
                                scan_folder)
 from .mixed_pair_dataset import MixedPairDataset

@@ -1,11 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Read mmaction2-style annotation lists (``path [label]``).
-
-One sample per line: a path relative to the data prefix, optionally
-followed by an integer label (Kinetics, Something-Something, Moments in
-Time lists all use this form). Blank lines and lines starting with ``#``
-are ignored. Anything else is an error naming the file and line number.
-"""
+"""Read mmaction2-style ``path [label]`` annotation lists (format and
+errors: docs/data_preparation.md, "Annotation lists")."""
 import os
 import os.path as osp
 from typing import List, Optional, Sequence, Tuple
@@ -23,15 +18,7 @@ class AnnotationFormatError(ValueError):
 def parse_annotation_list(
         ann_file: str,
         backend_args: Optional[dict] = None) -> List[Tuple[str, int]]:
-    """Parse ``path [label]`` lines.
-
-    Args:
-        ann_file (str): The list file.
-        backend_args (dict, optional): mmengine file backend arguments.
-
-    Returns:
-        list[tuple[str, int]]: ``(relative_path, label)``; label is -1 on
-        lines without one.
+    """``(relative_path, label)`` per line of ``ann_file``; label -1 if none.
 
     Raises:
         FileNotFoundError: If ``ann_file`` does not exist.
@@ -70,8 +57,7 @@ def parse_annotation_list(
 
 
 def scan_folder(root: str, extensions: Sequence[str]) -> List[str]:
-    """Relative paths of the files under ``root`` with ``extensions``
-    (case-insensitive), sorted, following symlinks."""
+    """Sorted relative paths of files under ``root`` with ``extensions``."""
     if not osp.isdir(root):
         raise FileNotFoundError(f'data folder not found: {root}')
     exts = tuple(e.lower() for e in extensions)

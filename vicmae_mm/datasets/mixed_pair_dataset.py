@@ -13,19 +13,15 @@ SAMPLE_KINDS = ('image', 'video')
 
 @DATASETS.register_module()
 class MixedPairDataset(ConcatDataset):
-    """mmengine's ``ConcatDataset`` of image and video pair datasets,
-    seeded per sample.
+    """Image and video pair datasets behind one index, seeded per sample.
 
-    The sources' pipelines end in two views (:class:`VideoFramePairDataset`,
-    or ``CustomDataset`` with ``PairedMultiView``); their meta information
-    need not agree. It takes :class:`MixedRatioSampler`'s epoch-tagged
-    indices (:mod:`.sample_seeding`); a bad file is replaced by another item
-    of the same source, so the ratio holds (:mod:`.robust_fetch`).
+    The sources' pipelines end in two views; their meta need not agree. It
+    takes :class:`MixedRatioSampler`'s epoch-tagged indices; a bad file is
+    replaced by an item of the same source (docs/data_preparation.md).
 
     Args:
         datasets (Sequence[dict | BaseDataset]): The sources.
-        kinds (Sequence[str], optional): ``'image'`` or ``'video'`` per
-            source; defaults to each dataset's ``SAMPLE_KIND`` or ``'image'``.
+        kinds (Sequence[str], optional): Per source; None: SAMPLE_KIND/image.
         max_retries (int): Replacement items tried after a bad file.
         seed (int, optional): Per-sample seed base; None: the sampler sets it.
         lazy_init (bool): Load the sources' annotations in :meth:`full_init`.
@@ -39,8 +35,7 @@ class MixedPairDataset(ConcatDataset):
                  lazy_init: bool = False) -> None:
         if not datasets:
             raise ValueError('MixedPairDataset: datasets is empty')
-        # built here, in mmpretrain's registry, so that the sources' meta
-        # keys can all be ignored below
+        # built here (mmpretrain's registry) to list the meta keys to ignore
         built = [
             DATASETS.build(d) if isinstance(d, dict) else d for d in datasets
         ]
@@ -116,11 +111,7 @@ class MixedPairDataset(ConcatDataset):
         return out
 
     def __getitem__(self, tagged_idx: int) -> dict:
-        """Sample ``idx`` of ``epoch`` for ``tagged_idx = epoch * len + idx``.
-
-        Raises:
-            RuntimeError: If no seed was set.
-        """
+        """Sample ``idx`` of ``epoch`` (``tagged_idx = epoch * len + idx``)."""
         if self.seed is None:
             raise RuntimeError(
                 'MixedPairDataset has no sample seed: use it with '

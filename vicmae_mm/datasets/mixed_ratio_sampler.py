@@ -20,24 +20,17 @@ _INTERLEAVE_SALT = 0x1A7E
 class MixedRatioSampler(Sampler):
     """Shuffle a :class:`MixedPairDataset` with a fixed image:video ratio.
 
-    Every rank gets ``ceil(samples_per_epoch / world_size)`` samples with
-    the kinds in the configured ratio (largest-remainder quotas). Each kind
-    is drawn from an endless chain of permutations of its indices; ranks
-    take disjoint slices. As with ``DefaultSampler`` the order is a pure
-    function of ``(seed, epoch)``, so mmengine's mid-epoch resume replays
-    it. Indices are epoch-tagged and the seed is handed to the dataset
-    (:mod:`.sample_seeding`).
+    Every rank gets ``ceil(samples_per_epoch / world_size)`` samples in the
+    ratio. The order is a pure function of ``(seed, epoch)``, so mmengine's
+    mid-epoch resume replays it (docs/data_preparation.md).
 
     Args:
         dataset (MixedPairDataset): The dataset.
-        image_video_ratio (Sequence[float], optional): ``(image, video)``
-            weights; None: every item once per epoch.
+        image_video_ratio (Sequence[float], optional): None: each item once.
         shuffle (bool): Shuffle within each kind.
         seed (int, optional): Shared by all ranks; None draws and syncs one.
-        samples_per_epoch (int, optional): Samples per epoch over all ranks.
-            Defaults to ``len(dataset)``.
-        interleave (str): ``'even'`` (every stretch of a rank's sequence
-            keeps the ratio) or ``'random'``.
+        samples_per_epoch (int, optional): Over all ranks; None: the size.
+        interleave (str): ``'even'`` (spread each kind evenly) or ``'random'``.
     """
 
     INTERLEAVES = ('even', 'random')
@@ -115,8 +108,7 @@ class MixedRatioSampler(Sampler):
         return torch.Generator().manual_seed(sample_seed(self.seed, *keys))
 
     def _stream(self, group: int, start: int, stop: int) -> np.ndarray:
-        """Positions ``[start, stop)`` of group ``group``'s chain of
-        permutations (round ``r`` seeded by ``(seed, group, r)``)."""
+        """Items ``[start, stop)`` of a group's seeded permutation chain."""
         members = self.groups[group]
         size = len(members)
         parts = [np.zeros(0, dtype=np.int64)]
@@ -137,8 +129,7 @@ class MixedRatioSampler(Sampler):
         if self.interleave == 'random':
             gen = self._generator(_INTERLEAVE_SALT, self.epoch, self.rank)
             return merged[torch.randperm(len(merged), generator=gen).numpy()]
-        # even: item j of a kind with n items ideally sits at (j + 0.5) / n
-        # of the sequence; a stable sort on that key spreads every kind
+        # even: a stable sort on (j + 0.5) / n spreads each kind of n items
         keys = np.concatenate([(np.arange(len(p)) + 0.5) / len(p)
                                for p in per_group if len(p)] + [np.zeros(0)])
         return merged[np.argsort(keys, kind='stable')]

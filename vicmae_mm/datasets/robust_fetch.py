@@ -1,10 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Fetch a sample, replacing bad files with bounded retries.
-
-mmengine ``BaseDataset``'s refetch (``_rand_another``) extended to files
-that raise; the skip policy is in docs/data_preparation.md. Errors that
-mean a bug or a bad config are not caught.
-"""
+"""Fetch a sample, replacing bad files (mmengine's ``_rand_another`` for
+files that raise) with bounded retries; see docs/data_preparation.md."""
 import logging
 from contextlib import nullcontext
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -17,6 +13,7 @@ from .sample_errors import SampleLoadError
 
 
 def _is_bad_input(err: BaseException) -> bool:
+    """Whether ``err`` means a bad file (bugs and bad configs propagate)."""
     # our loaders' SampleLoadError (an OSError), OSError from file backends
     if isinstance(err, OSError):
         return True
@@ -49,12 +46,8 @@ def fetch_with_retries(
     """Run ``dataset.prepare_data`` on ``index``, replacing bad files.
 
     Args:
-        dataset (BaseDataset): The dataset.
-        index (int): The requested index.
-        max_retries (int, optional): Replacements to try; None: the
-            dataset's ``max_refetch``.
-        attempt_seed (callable, optional): ``attempt -> context manager``
-            around each attempt, replacement draw included.
+        max_retries (int, optional): None: the dataset's ``max_refetch``.
+        attempt_seed (callable, optional): Per-attempt context (redraw in it).
         source (str): Dataset name for messages.
 
     Returns:
@@ -98,8 +91,7 @@ def fetch_with_retries(
 
 def attach_skip_records(data: Any, records: List[Dict[str, Any]],
                         **meta) -> Any:
-    """Store ``records`` in the packed sample's meta (``skipped_samples``,
-    with ``meta``), or under that key of a plain results dict."""
+    """Store ``records`` (and ``meta``) as the sample's ``skipped_samples``."""
     samples = data.get('data_samples') if isinstance(data, dict) else None
     if samples is not None and hasattr(samples, 'set_metainfo'):
         samples.set_metainfo(dict(skipped_samples=records, **meta))

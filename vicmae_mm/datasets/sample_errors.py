@@ -1,12 +1,11 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Errors raised while loading one training sample (see
-:mod:`.robust_fetch` for how datasets skip them)."""
+"""Errors loading one training sample (:mod:`.robust_fetch` skips them)."""
 
 
 class SampleLoadError(OSError):
-    """A sample's file cannot be loaded; the message names the file.
+    """A sample's file (named in the message) cannot be loaded.
 
-    An :class:`OSError` because it is an input problem, not a bug.
+    An :class:`OSError`: an input problem, not a bug.
     """
 
 

@@ -1,11 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Per-sample seeding: a sample is a pure function of (seed, epoch, index).
-
-The sampler yields epoch-tagged indices ``epoch * len(dataset) + idx``; the
-dataset seeds ``random``, NumPy and torch (CPU) from ``(seed, epoch, idx,
-attempt)`` around each attempt and restores them afterwards. The policy is
-in docs/data_preparation.md ("Determinism policy").
-"""
+"""Per-sample seeding: a sample is a pure function of (seed, epoch, index);
+see docs/data_preparation.md ("Determinism policy")."""
 import random
 from contextlib import contextmanager
 from typing import Iterator, Tuple
@@ -17,14 +12,7 @@ from vicmae_mm.utils.rng import preserved_rng_state
 
 
 def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
-    """A well-mixed seed in ``[0, 2**32)`` for one attempt of one sample.
-
-    Args:
-        seed (int): The run's sampling seed.
-        epoch (int): Epoch the sample belongs to.
-        index (int): Untagged sample index.
-        attempt (int): Retry number after skipped bad files.
-    """
+    """A well-mixed seed in ``[0, 2**32)`` for one attempt at one sample."""
     entropy = [int(seed) % (1 << 32), int(epoch), int(index), int(attempt)]
     if min(entropy) < 0:
         raise ValueError(f'sample_seed: epoch, index and attempt must be '
@@ -34,12 +22,7 @@ def sample_seed(seed: int, epoch: int, index: int, attempt: int = 0) -> int:
 
 @contextmanager
 def seeded_global_rngs(seed: int) -> Iterator[None]:
-    """Seed ``random``, NumPy and torch (CPU) for a block, then restore
-    their previous states.
-
-    Args:
-        seed (int): Seed in ``[0, 2**32)``.
-    """
+    """Seed ``random``, NumPy and torch (CPU) for a block, then restore."""
     with preserved_rng_state(cuda=False):
         random.seed(seed)
         np.random.seed(seed)

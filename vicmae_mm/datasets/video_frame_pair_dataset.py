@@ -14,17 +14,12 @@ from .robust_fetch import attach_skip_records, fetch_with_retries
 
 @DATASETS.register_module()
 class VideoFramePairDataset(BaseDataset):
-    """A video dataset for frame-pair pretraining.
+    """A video dataset whose items become frame pairs (two views).
 
-    Reads an mmaction2-style annotation list (``relative/path.mp4 [label]``
-    per line) or, with no ``ann_file``, scans ``data_prefix['video']``. Each
-    item is a ``dict(filename=..., label=...)`` that a pipeline such as
-    ``OpenVideo -> SampleFramePair -> DecodeFramePair -> PairedMultiView ->
-    PackInputs`` turns into two views. The list is parsed when the dataset
-    is built; files are not checked up front (millions of stat calls on
-    network storage): a bad video is replaced at load time
-    (:mod:`.robust_fetch`). Standalone it draws from the global RNGs; in
-    :class:`MixedPairDataset` it is seeded per sample.
+    Items are ``dict(filename, label)`` from a list or a folder scan. Files
+    are not checked up front (millions of stat calls on network storage): a
+    bad video is replaced at load time. Standalone it draws from the global
+    RNGs; in :class:`MixedPairDataset` it is seeded per sample.
 
     Args:
         ann_file (str): Annotation list; ``''`` scans the video folder.
@@ -32,8 +27,7 @@ class VideoFramePairDataset(BaseDataset):
         data_prefix (dict): ``dict(video=folder)``.
         pipeline (Sequence): Transforms.
         extensions (Sequence[str]): Video extensions for folder scanning.
-        max_retries (int): Replacement items tried after a bad file
-            (``BaseDataset``'s ``max_refetch``).
+        max_retries (int): Replacements tried after a bad file (max_refetch).
         backend_args (dict, optional): File backend arguments for the list.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """

@@ -13,12 +13,9 @@ from mmengine.fileio import LocalBackend, register_backend
 def atomic_write(filepath: Union[str, Path],
                  data: Union[bytes, Callable[[str], None]],
                  clean_stale: bool = True) -> None:
-    """Write ``filepath`` through a temporary file, fsynced and renamed.
-
-    A process killed mid-write leaves the previous file intact.
+    """Write ``filepath`` atomically (fsynced temporary file, renamed).
 
     Args:
-        filepath (str | Path): Target file.
         data (bytes | callable): The content, or a function that writes the
             file whose path it is given.
         clean_stale (bool): Remove leftovers of earlier killed writes
@@ -53,11 +50,7 @@ def atomic_write(filepath: Union[str, Path],
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """``LocalBackend`` whose writes are atomic (:func:`atomic_write`).
-
-    Select it with ``backend_args=dict(backend='atomic_local')`` of
-    ``CheckpointHook`` (the ViC-MAE runtime base does).
-    """
+    """``LocalBackend`` whose writes are atomic (:func:`atomic_write`)."""
 
     def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         """Atomically write bytes to ``filepath``."""

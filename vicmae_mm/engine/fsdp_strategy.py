@@ -16,14 +16,8 @@ from .atomic_local_backend import atomic_write
 class ViCMAEFSDPStrategy(FSDPStrategy):
     """``FSDPStrategy`` that also runs on CPU (gloo) and saves atomically.
 
-    Same arguments and checkpoint format as mmengine's. Without CUDA:
-    ``device_id=cpu``, no ``sync_module_states`` (GPU-only; mmengine
-    broadcasts rank 0's weights anyway), and no optimizer-state offload
-    (torch 2.14 on CPU then gathers every state into one reused buffer).
-    Only ``state_dict_cfg='full'``: sharded checkpoints are folders that
-    ``--resume`` and downstream libraries cannot read. Rank 0 saves with
-    :func:`atomic_write`. ``clip_grad`` is refused: it would clip each
-    shard by its own norm.
+    Only ``state_dict_cfg='full'``, no ``clip_grad`` (why:
+    ``docs/get_started.md``, "ViT-H: FSDP").
     """
 
     def __init__(self, **kwargs) -> None:
@@ -36,6 +30,9 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
 
     def _wrap_model(self, model: nn.Module) -> nn.Module:
         if not torch.cuda.is_available() and not is_model_wrapper(model):
+            # sync_module_states is GPU-only (mmengine broadcasts rank 0's
+            # weights anyway); optimizer-state offload on CPU (torch 2.14)
+            # gathers every state into one reused buffer
             cfg = dict(self.model_wrapper or {})
             cfg.pop('sync_module_states', None)
             cfg['device_id'] = torch.device('cpu')
@@ -68,11 +65,7 @@ class ViCMAEFSDPStrategy(FSDPStrategy):
 
 
 def refuse_sharded_model(runner, hook: str) -> None:
-    """Raise if ``runner.model`` is FSDP-sharded.
-
-    For hooks that run the unwrapped model outside the training step, where
-    FSDP parameters are shards (gathering them on one rank would deadlock).
-    """
+    """Raise if ``runner.model`` is FSDP-sharded (for monitoring hooks)."""
     if isinstance(runner.model, FullyShardedDataParallel):
         raise RuntimeError(
             f'{hook} does not support FSDP (the strategy of this run): it '

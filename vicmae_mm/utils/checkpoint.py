@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Weights-only checkpoint loading for every load path, and checkpoint
-content that needs no allowlist (policy: ``docs/reliability.md``)."""
+"""Weights-only checkpoint loading and saving (``docs/reliability.md``)."""
 import os
 import os.path as osp
 import pickle
@@ -38,10 +37,7 @@ def safe_globals() -> List[Any]:
 
 
 def trust_checkpoint(path: str) -> None:
-    """Opt in to fully unpickling ``path`` (a file or a folder).
-
-    Only for checkpoints from a trusted source: unpickling can run code.
-    """
+    """Opt in to fully unpickling ``path`` (a file or a folder)."""
     _TRUSTED.add(osp.realpath(osp.expanduser(path)))
 
 
@@ -66,14 +62,7 @@ def _unsupported_global(err: Exception) -> str:
 def safe_torch_load(filename: str, map_location: Any = None) -> Any:
     """``torch.load`` with ``weights_only=True`` and :func:`safe_globals`.
 
-    Args:
-        filename (str): Local checkpoint path.
-        map_location: As for :func:`torch.load`.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        UnsafeCheckpointError: If the file needs globals outside the
-            allowlist and is not trusted.
+    Raises :class:`UnsafeCheckpointError` unless the file is trusted.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -94,7 +83,6 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
                 'in vicmae_mm tools); then, to share it safely, strip it to '
                 'weights once with '
                 'tools/model_converters/extract_backbone.py.') from None
-    # Explicit opt-in for this file: full unpickling.
     warnings.warn(f'Loading trusted checkpoint {filename} with full '
                   'unpickling (weights_only=False).')
     return torch.load(filename, map_location=map_location, weights_only=False)
@@ -109,12 +97,9 @@ def safe_load_url(url: str,
                   map_location: Any = None,
                   progress: bool = True,
                   **kwargs) -> Any:
-    """mmengine's ``load_url`` with the weights-only policy.
+    """mmengine's ``load_url``: download to the hub cache, load safely.
 
-    Remote checkpoints (``http(s)://``, ``torchvision://``, ...) are
-    downloaded to torch's hub cache, then loaded with
-    :func:`safe_torch_load` (torch's ``load_state_dict_from_url`` defaults
-    to ``weights_only=False``).
+    torch's ``load_state_dict_from_url`` defaults to ``weights_only=False``.
     """
     from urllib.parse import urlparse
 
@@ -150,11 +135,7 @@ def _to_plain(obj: Any) -> Any:
 
 
 def plain_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
-    """Message-hub state with only Python values (no allowlist needed).
-
-    ``HistoryBuffer`` objects become tagged dicts of float lists, NumPy
-    values Python numbers; :func:`restore_message_hub_state` undoes it.
-    """
+    """Message-hub state with ``HistoryBuffer``s as tagged float lists."""
     from mmengine.logging.history_buffer import HistoryBuffer
     out = dict(state)
     scalars = {}
@@ -193,11 +174,7 @@ def restore_message_hub_state(state: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def plain_checkpoint(checkpoint: Dict[str, Any]) -> None:
-    """Make a ``Runner.save_checkpoint`` dict weights-only-loadable in place.
-
-    Args:
-        checkpoint (dict): The checkpoint; its hub and meta are converted.
-    """
+    """Make a checkpoint's hub and meta weights-only-loadable, in place."""
     if 'message_hub' in checkpoint:
         checkpoint['message_hub'] = plain_message_hub_state(
             checkpoint['message_hub'])

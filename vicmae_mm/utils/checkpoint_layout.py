@@ -1,7 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""What a vicmae_mm checkpoint's ``state_dict`` holds (encoder under
-``backbone.``, MAE decoder under ``neck.``, projector under
-``projector.fc{k}/bn{k}``; docs/architecture.md) and its structure checks."""
+"""The vicmae_mm checkpoint layout (docs/architecture.md, "Checkpoint
+contract") and its structure checks."""
 import re
 from typing import Any, Dict, List, Sequence
 
@@ -34,10 +33,7 @@ PRETRAIN_ONLY_PREFIXES = ('neck.', 'projector.', 'pool_neck.')
 def block_indices(keys: Sequence[str], prefix: str) -> List[int]:
     """Sorted block indices ``i`` of the keys ``{prefix}{i}.*``."""
     regex = re.compile(rf'^{re.escape(prefix)}(\d+)\.')
-    return sorted(
-        {int(m.group(1))
-         for k in keys
-         for m in [regex.match(k)] if m})
+    return sorted({int(m.group(1)) for m in map(regex.match, keys) if m})
 
 
 def _check_blocks(keys: Sequence[str], prefix: str, what: str) -> int:
@@ -66,10 +62,6 @@ def _require(state_dict: StateDict, keys: Sequence[str], problem: str):
 
 def check_vicmae_encoder(state_dict: StateDict, what: str) -> Dict[str, Any]:
     """Check a complete encoder under ``backbone.`` and describe it.
-
-    Args:
-        state_dict (dict): vicmae_mm-layout state dict.
-        what (str): Name of the checkpoint, for error messages.
 
     Returns:
         dict: ``embed_dims``, ``num_layers``, ``patch_size``,

@@ -1,10 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Compatibility fixes applied once on import, only where needed.
-
-mmaction2 1.2.0 ships without ``mmaction/models/localizers/drn``, which
-``import mmaction.models`` needs; mmengine 0.10.7's ``torch.load`` fails on
-its own ``HistoryBuffer`` under torch >= 2.6 (see :mod:`.checkpoint`).
-"""
+"""Compatibility fixes applied once on import (mmaction2 1.2.0's missing
+DRN module, see ``docs/get_started.md``; the safe checkpoint loader)."""
 import importlib.util
 import os.path as osp
 import sys
@@ -25,11 +21,7 @@ class _MissingDRN:
 
 
 def provide_missing_mmaction_drn() -> bool:
-    """Insert a placeholder ``mmaction.models.localizers.drn`` if needed.
-
-    Returns:
-        bool: Whether the placeholder was installed.
-    """
+    """Insert a placeholder ``mmaction.models.localizers.drn`` if needed."""
     name = 'mmaction.models.localizers.drn'
     if name in sys.modules:
         return False

@@ -1,17 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Key rules between the layouts a ViC-MAE checkpoint comes in.
-
-* **official**: the released ``.pth`` (``model``: timm names, projector
-  ``nn.Sequential`` ``projector.{0,1,3,4,6}``);
-* **vicmae_mm**: ``backbone.`` / ``neck.`` in mmpretrain names,
-  ``projector.fc{k}/bn{k}`` (docs/architecture.md);
-* **timm**: a timm ``VisionTransformer`` state dict (the encoder).
-
-Every function is a pure key rename (tensors shared), so a conversion and
-its inverse round-trip exactly; keys no rule understands raise
-:class:`CheckpointFormatError` naming them. The command-line tools are in
-``tools/model_converters/``.
-"""
+"""Key rules between the official, vicmae_mm and timm checkpoint layouts
+(docs/benchmarks/mmpretrain.md); ``what`` names the checkpoint in errors."""
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -52,8 +41,7 @@ Rename = Callable[[str], Optional[Tuple[str, str]]]
 
 
 class _Renamer:
-    """Rename keys by ``(source template, target template)`` rules; a call
-    returns ``(new key, rule label)`` or None."""
+    """``(source, target)`` template rules; a call: ``(key, rule)`` or None."""
 
     def __init__(self,
                  rules: Sequence[Tuple[str, str]],
@@ -102,8 +90,7 @@ def _unknown_error(what: str, keys: Sequence[str], hint: str) -> None:
 
 def _rename_all(state_dict: StateDict, rename: Rename,
                 report: ConversionReport) -> Tuple[StateDict, List[str]]:
-    """Rename every key (same order) into ``report``; also returns the keys
-    ``rename`` did not understand."""
+    """Rename every key, in order; also return the keys ``rename`` missed."""
     out: StateDict = OrderedDict()
     unknown = []
     for key, value in state_dict.items():
@@ -164,12 +151,7 @@ def official_to_vicmae(
     """Rename an official (timm-named) ViC-MAE state dict to vicmae_mm.
 
     Args:
-        state_dict (dict): The ``model`` entry of an official checkpoint
-            (a DDP ``module.`` prefix is removed).
-        what (str): Name of the checkpoint, for messages.
-
-    Returns:
-        tuple: The vicmae_mm state dict and a :class:`ConversionReport`.
+        state_dict (dict): Official ``model`` entry (DDP ``module.`` removed).
     """
     report = _new_report(state_dict, what)
     if state_dict and all(k.startswith('module.') for k in state_dict):
@@ -202,8 +184,7 @@ def official_to_vicmae(
 def vicmae_to_official(
         state_dict: StateDict,
         what: str = 'checkpoint') -> Tuple[StateDict, ConversionReport]:
-    """Inverse of :func:`official_to_vicmae`; keys with no official place
-    (``pool_neck.*`` of GeM/attention pooling) raise."""
+    """Inverse of :func:`official_to_vicmae`; ``pool_neck.*`` keys raise."""
     report = _new_report(state_dict, what)
     check_vicmae_encoder(state_dict, what)
     out, unknown = _rename_all(
@@ -222,18 +203,12 @@ def vicmae_to_timm(
         what: str = 'checkpoint') -> Tuple[StateDict, ConversionReport]:
     """Encoder of a vicmae_mm checkpoint as a timm ``VisionTransformer``.
 
-    The result loads strictly into timm's ``VisionTransformer(num_classes=0,
-    class_token=True)`` (``global_pool='avg', fc_norm=False`` for ViC-MAE's
-    mean-pooled feature).
+    It loads strictly into ``VisionTransformer(num_classes=0)``
+    (``global_pool='avg', fc_norm=False``: ViC-MAE's mean-pooled feature).
 
     Args:
-        state_dict (dict): vicmae_mm state dict (``neck.``, ``projector.``,
-            ``pool_neck.`` are left out), or an encoder extracted without
-            its ``backbone.`` prefix.
-        what (str): Name of the checkpoint, for messages.
-
-    Returns:
-        tuple: The timm state dict and a report.
+        state_dict (dict): vicmae_mm state dict (pretraining heads are left
+            out), or an encoder extracted without its ``backbone.`` prefix.
     """
     report = _new_report(state_dict, what)
     if not any(k.startswith('backbone.') for k in state_dict) and \
@@ -243,8 +218,7 @@ def vicmae_to_timm(
         state_dict = OrderedDict(
             (f'backbone.{k}', v) for k, v in state_dict.items())
     check_vicmae_encoder(state_dict, what)
-    # the rules only match backbone.*: anything else but a pretraining head
-    # is unknown
+    # the rules match backbone.* only: all else but the heads is unknown
     heads = [k for k in state_dict if k.startswith(PRETRAIN_ONLY_PREFIXES)]
     out, unknown = _rename_all(
         OrderedDict((k, v) for k, v in state_dict.items() if k not in heads),
@@ -267,18 +241,10 @@ def extract_backbone(
         state_dict: StateDict,
         strip_prefix: bool = False,
         what: str = 'checkpoint') -> Tuple[StateDict, ConversionReport]:
-    """Keep the ``backbone.*`` tensors of a vicmae_mm state dict.
+    """The ``backbone.*`` tensors, cloned so a saved file holds only them.
 
     Args:
-        state_dict (dict): vicmae_mm state dict.
-        strip_prefix (bool): Drop ``backbone.`` (for a bare
-            ``VisionTransformer``); kept by default, so downstream configs
-            load the file with ``prefix='backbone.'``.
-        what (str): Name of the checkpoint, for messages.
-
-    Returns:
-        tuple: The encoder (tensors cloned, so a saved file holds only
-        them) and a report.
+        strip_prefix (bool): Drop ``backbone.`` (downstream configs expect it).
     """
     report = _new_report(state_dict, what)
     if not any(k.startswith('backbone.') for k in state_dict):

@@ -12,9 +12,6 @@ import torch
 def preserved_rng_state(cuda: bool = True) -> Iterator[None]:
     """Restore Python's, NumPy's and torch's global RNG states on exit.
 
-    Reading data draws from these (worker seeds, random transforms), so a
-    monitor would otherwise change the training run around it.
-
     Args:
         cuda (bool): Also restore the CUDA generators, if available (False
             in dataloader workers: it would initialise CUDA after a fork).

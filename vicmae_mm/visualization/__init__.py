@@ -1,5 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Figures of masked reconstructions (see :mod:`.reconstruction`)."""
+"""Figures of masked reconstructions."""
 from .reconstruction import (ROW_NAMES, compose_grid, model_input_size,
                              read_views, reconstruct, reconstruction_grid)
 

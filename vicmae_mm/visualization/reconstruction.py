@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Masked-reconstruction figures, for :class:`ReconstructionVisHook` and
-``tools/analysis/visualize_reconstruction.py``."""
+"""Masked-reconstruction figures (the vis hook and its analysis tool)."""
 import inspect
 import os.path as osp
 from typing import Dict, List, Sequence
@@ -32,18 +31,10 @@ def _square_resize(image: np.ndarray, size: int) -> np.ndarray:
 def read_views(path: str,
                img_size: int,
                frame_gap_s: float = 1.0) -> List[np.ndarray]:
-    """Views of one file as the model sees them (BGR uint8, square).
+    """Square BGR uint8 views of an image (one) or a video (two).
 
-    An image gives one view; a video its first frame and the one
-    ``frame_gap_s`` seconds later (or its last), as in ViC-MAE pretraining.
-
-    Args:
-        path (str): Image or video file.
-        img_size (int): Side of the square views.
-        frame_gap_s (float): Time between the two frames of a video pair.
-
-    Returns:
-        list[np.ndarray]: One or two ``(img_size, img_size, 3)`` arrays.
+    A video gives its first frame and the one ``frame_gap_s`` seconds later
+    (or its last), as in ViC-MAE pretraining.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'reconstruction input not found: {path}')
@@ -91,24 +82,16 @@ def reconstruct(model,
                 images: torch.Tensor,
                 mask_seed: int = 0,
                 paste_visible: bool = True) -> Dict[str, torch.Tensor]:
-    """Mask, encode, decode and de-normalise a batch of model inputs.
-
-    With ``norm_pix`` the prediction is mapped back with the mean/variance
-    of the original patch (what the target was normalised with).
+    """Mask, encode, decode and de-normalise ``(N, 3, H, W)`` model inputs.
 
     Args:
-        model: A ViC-MAE/MAE model in eval mode, with ``backbone`` (masked
-            ViT), ``neck``, ``head`` (``MAEPretrainHead``) and
-            ``data_preprocessor``.
-        images (torch.Tensor): Preprocessed inputs ``(N, 3, H, W)``.
         mask_seed (int): Seed of the masking noise (same masks every call).
         paste_visible (bool): Original pixels on the visible patches of the
-            reconstruction (as in the MAE figures), else decoder output.
+            reconstruction (as in the MAE figures).
 
     Returns:
-        dict: RGB float ``(N, 3, H, W)`` ``original``, ``masked``,
-        ``reconstruction`` in ``[0, 255]``, and ``mask`` ``(N, 1, H, W)``
-        (1 = masked).
+        dict: RGB ``original``, ``masked``, ``reconstruction`` in
+        ``[0, 255]``, and ``mask`` ``(N, 1, H, W)`` (1 = masked).
     """
     for part in ('backbone', 'neck', 'head', 'data_preprocessor'):
         if getattr(model, part, None) is None:
@@ -124,7 +107,7 @@ def reconstruct(model,
             n, num_patches, generator=generator).to(images.device)
     latent, mask, ids_restore = backbone(images, **kwargs)
     pred = model.neck(latent, ids_restore)
-    if getattr(head, 'norm_pix', False):
+    if getattr(head, 'norm_pix', False):  # undo the target normalisation
         target = head.patchify(images)
         mean = target.mean(dim=-1, keepdim=True)
         var = target.var(dim=-1, keepdim=True)
@@ -144,18 +127,11 @@ def reconstruct(model,
 def compose_grid(panels: Dict[str, torch.Tensor],
                  views_per_sample: Sequence[int],
                  min_panel_size: int = 96) -> np.ndarray:
-    """Lay out reconstruction panels as an RGB uint8 grid.
+    """Lay out :func:`reconstruct`'s panels as an RGB uint8 grid.
 
-    Rows are :data:`ROW_NAMES`; columns the views, those of one sample side
-    by side, samples set apart by a wider gap.
-
-    Args:
-        panels (dict): Output of :func:`reconstruct`.
-        views_per_sample (Sequence[int]): Consecutive columns per sample.
-        min_panel_size (int): Enlarge panels (nearest) to at least this.
-
-    Returns:
-        np.ndarray: ``(rows, cols, 3)`` uint8 RGB image.
+    Rows are :data:`ROW_NAMES`, columns the views (``views_per_sample``
+    consecutive ones per sample); panels are enlarged (nearest) to at
+    least ``min_panel_size``.
     """
     n, _, h, w = panels['original'].shape
     if sum(views_per_sample) != n:
@@ -187,16 +163,7 @@ def reconstruction_grid(model,
                         mask_seed: int = 0,
                         paste_visible: bool = True,
                         min_panel_size: int = 96) -> np.ndarray:
-    """Grid for samples given as raw views (uint8 ``(3, H, W)`` BGR).
-
-    Args:
-        views (Sequence[Sequence[torch.Tensor]]): Per sample, its views.
-        model, mask_seed, paste_visible: See :func:`reconstruct`.
-        min_panel_size (int): See :func:`compose_grid`.
-
-    Returns:
-        np.ndarray: RGB uint8 grid.
-    """
+    """Grid for samples given as their raw uint8 ``(3, H, W)`` BGR views."""
     flat = torch.stack([v for sample in views for v in sample])
     data = model.data_preprocessor(dict(inputs=flat, data_samples=None), False)
     panels = reconstruct(model, data['inputs'], mask_seed, paste_visible)

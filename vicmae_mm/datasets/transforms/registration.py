@@ -7,9 +7,7 @@ from mmpretrain.registry import TRANSFORMS
 
 
 def register_transform(cls: Type) -> Type:
-    """Class decorator: register in mmpretrain's ``TRANSFORMS`` and in
-    mmaction2's (a dependency, like mmdet), so mmaction2 configs
-    (``default_scope='mmaction'``) can use the class too."""
+    """Class decorator: register in mmpretrain's and mmaction2's TRANSFORMS."""
     TRANSFORMS.register_module(module=cls)
     MMACTION_TRANSFORMS.register_module(module=cls)
     return cls

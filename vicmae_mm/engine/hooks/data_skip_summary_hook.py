@@ -14,22 +14,16 @@ from mmengine.registry import HOOKS
 class DataSkipSummaryHook(Hook):
     """Log, per epoch, every bad file the data pipeline skipped.
 
-    Workers record skips in the replacing sample's meta
-    (``skipped_samples``) and clamped frame gaps as ``gap_clamped`` (keep
-    it in ``PackInputs(meta_keys=...)``); this hook gathers them from all
-    ranks into one summary, and logs each iteration's counts as
-    ``train/data_skipped`` / ``train/data_gap_clamped`` (see
-    ``docs/data_preparation.md``). In mmengine's root registry.
+    Gathers the samples' ``skipped_samples`` and ``gap_clamped`` (keep it in
+    ``PackInputs(meta_keys=...)``) meta from all ranks; see
+    ``docs/data_preparation.md``. In mmengine's root registry.
 
     Args:
-        interval (int, optional): Also log every ``interval`` iterations
-            (useful for ``IterBasedTrainLoop``).
+        interval (int, optional): Also log every ``interval`` iterations.
         max_listed (int): Files listed per summary.
     """
 
-    # before LoggerHook (BELOW_NORMAL), so an iteration's counts are logged
-    # with that iteration
-    priority = 'NORMAL'
+    priority = 'NORMAL'  # before LoggerHook: counts log with their iteration
 
     def __init__(self,
                  interval: Optional[int] = None,

@@ -13,11 +13,9 @@ from mmengine.registry import HOOKS
 class IterationSeedHook(Hook):
     """Make each iteration's randomness a function of (seed, iteration, rank).
 
-    MAE masks, drop path and dropout draw from the global RNGs, which
-    mmengine does not save and building a dataloader iterator consumes, so a
-    resumed run would draw other masks. Reseeding ``random``, NumPy and
-    torch before every iteration makes resumed runs reproduce the same
-    losses. Data-side randomness is seeded per sample by the datasets.
+    Masks, drop path and dropout draw from the global RNGs, which mmengine
+    does not save, so resumed runs need this to reproduce the same losses
+    (``docs/reliability.md``, "Exact resume").
 
     Args:
         seed_offset (int): Added to the runner seed.
@@ -30,7 +28,7 @@ class IterationSeedHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
-        """Seed from the runner seed, the global iteration and the rank."""
+        """Reseed ``random``, NumPy and torch."""
         rank, _ = get_dist_info()
         base = runner.seed if runner.seed is not None else 0
         seq = np.random.SeedSequence(

@@ -24,21 +24,10 @@ def weighted_knn_predict(train_feats: torch.Tensor,
                          k: int = 20,
                          temperature: float = 0.07,
                          chunk_size: int = 1024) -> torch.Tensor:
-    """Temperature-weighted kNN vote on cosine similarity (InstDisc, DINO).
+    """Labels of ``(M, C)`` queries by a kNN vote over ``(N, C)`` features.
 
-    The ``k`` most similar training samples vote with ``exp(sim / T)``.
-
-    Args:
-        train_feats (torch.Tensor): ``(N, C)`` training features.
-        train_labels (torch.Tensor): ``(N,)`` integer labels.
-        query_feats (torch.Tensor): ``(M, C)`` features to classify.
-        num_classes (int): Number of classes (labels are ``< num_classes``).
-        k (int): Neighbours per query; at most ``N``.
-        temperature (float): Vote temperature, > 0.
-        chunk_size (int): Queries per similarity block (bounds memory).
-
-    Returns:
-        torch.Tensor: ``(M,)`` predicted labels.
+    The ``k`` most cosine-similar training samples vote ``exp(sim / T)``
+    (InstDisc, DINO), for ``chunk_size`` queries at a time.
     """
     if not 1 <= k <= train_feats.shape[0]:
         raise ValueError(f'k={k} must be in [1, {train_feats.shape[0]}] '
@@ -58,7 +47,6 @@ def weighted_knn_predict(train_feats: torch.Tensor,
 
 
 def _pooled(feats) -> torch.Tensor:
-    """A ``(B, C)`` vector per sample from what ``extract_feat`` returns."""
     if isinstance(feats, (tuple, list)):
         feats = feats[-1]
     if feats.dim() == 4:  # (B, C, H, W) feature map
@@ -72,17 +60,14 @@ def _pooled(feats) -> torch.Tensor:
 class KNNMonitorHook(Hook):
     """Report kNN top-1 accuracy of the model's features every N iterations.
 
-    ``model.extract_feat`` (eval mode) of the images of ``train_dataloader``
-    (the memory bank) classifies ``val_dataloader`` by
-    :func:`weighted_knn_predict`; the accuracy (%) goes to the message hub
-    as ``train/<name>`` (logged at the next logging iteration). Each rank
-    extracts its shard, rank 0 votes; the global RNG states are restored,
-    so the monitor does not change the training run.
+    ``extract_feat`` features of ``train_dataloader`` classify those of
+    ``val_dataloader`` (:func:`weighted_knn_predict`); the accuracy (%) goes
+    to the message hub as ``train/<name>``. The global RNG states are
+    restored, so the monitor does not change the training run.
 
     Args:
-        train_dataloader (dict): Labelled memory bank (single-view pipeline
-            ending in ``PackInputs``).
-        val_dataloader (dict): Labelled query set, likewise.
+        train_dataloader (dict): Labelled single-view memory bank.
+        val_dataloader (dict): Labelled single-view query set.
         interval (int): Measure every this many iterations.
         k (int): Neighbours (capped, with a warning, at the bank size).
         temperature (float): Vote temperature.
@@ -124,9 +109,8 @@ class KNNMonitorHook(Hook):
     def before_train(self, runner) -> None:
         """Build both dataloaders (fails early on a bad config)."""
         refuse_sharded_model(runner, 'KNNMonitorHook')
-        # as the Runner builds its own loaders: with diff_rank_seed the
-        # sampler seed is synchronised from rank 0 (runner.seed is per rank,
-        # and per-rank shuffles would shard the kNN sets inconsistently)
+        # as the Runner does: under diff_rank_seed the sampler seed comes
+        # from rank 0 (per-rank shuffles would shard the kNN sets unevenly)
         diff_rank_seed = runner._randomness_cfg.get('diff_rank_seed', False)
         with preserved_rng_state():
             self._loaders = tuple(
@@ -143,7 +127,7 @@ class KNNMonitorHook(Hook):
                          batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
-        """Measure every ``interval`` iterations and after the last one."""
+        """Measure on schedule."""
         if (self.every_n_train_iters(runner, self.interval)
                 or (self.eval_at_end and self.is_last_train_iter(runner))):
             self.evaluate(runner)
@@ -151,11 +135,7 @@ class KNNMonitorHook(Hook):
     @torch.no_grad()
     def _extract(self, model, loader,
                  field: str) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Features and labels of a dataset on rank 0 (others get None).
-
-        Rank 0 restores dataset order by ``sample_idx``, dropping the
-        duplicates a sampler pads shards with, and checks each appears once.
-        """
+        """Features and labels in dataset order on rank 0 (others: None)."""
         results = []
         for data in loader:
             data = model.data_preprocessor(data, False)
@@ -182,7 +162,7 @@ class KNNMonitorHook(Hook):
         ]
         size = len(loader.dataset)
         if all(r[0] is not None for r in merged):
-            # reversed: the first occurrence of an index wins
+            # drops the sampler's padding; reversed: the first occurrence wins
             by_index = {int(r[0]): r for r in reversed(merged)}
             merged = [by_index[i] for i in sorted(by_index)]
         else:  # no sample_idx in the metainfo: trust the sampler's order
@@ -198,8 +178,8 @@ class KNNMonitorHook(Hook):
         """Measure kNN top-1 now; log, record and return it (%, all ranks)."""
         if self._loaders is None:
             self.before_train(runner)
-        # read on every rank: outside training, runner.iter builds the
-        # train loop, whose sampler synchronises a seed across ranks
+        # on every rank: outside training, runner.iter builds the train
+        # loop, whose sampler synchronises a seed across ranks
         step = runner.iter + 1
         model = runner.model
         model = model.module if is_model_wrapper(model) else model

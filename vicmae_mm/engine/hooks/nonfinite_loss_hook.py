@@ -18,10 +18,8 @@ class NonFiniteLossError(FloatingPointError):
 class NonFiniteLossHook(Hook):
     """Stop on a NaN/Inf loss, or under AMP count the skipped updates.
 
-    Without AMP the weights are already poisoned, so the run stops before
-    ``CheckpointHook`` can save them. AMP wrappers skip such updates; more
-    than ``max_skips`` in a row mean divergence and stop the run. All ranks
-    decide alike (see ``docs/reliability.md``).
+    Runs before ``CheckpointHook``; all ranks decide alike (see
+    ``docs/reliability.md``, "Non-finite loss").
 
     Args:
         max_skips (int): Consecutive skipped iterations tolerated under AMP.
@@ -33,12 +31,6 @@ class NonFiniteLossHook(Hook):
         self.max_skips = max_skips
         self.skipped = 0
         self.consecutive = 0
-
-    @staticmethod
-    def _amp_skips_bad_steps(runner) -> bool:
-        wrapper = runner.optim_wrapper
-        return getattr(wrapper, 'skip_nonfinite', False) or \
-            type(wrapper).__name__ == 'AmpOptimWrapper'
 
     def after_train_iter(self,
                          runner,
@@ -62,8 +54,10 @@ class NonFiniteLossHook(Hook):
             return
         iteration = runner.iter + 1
         described = ', '.join(f'{k}={float(v)}' for k, v in terms.items())
-        if self._amp_skips_bad_steps(runner) and \
-                self.consecutive < self.max_skips:
+        wrapper = runner.optim_wrapper
+        amp_skips = getattr(wrapper, 'skip_nonfinite', False) or \
+            type(wrapper).__name__ == 'AmpOptimWrapper'
+        if amp_skips and self.consecutive < self.max_skips:
             self.skipped += 1
             self.consecutive += 1
             runner.message_hub.update_scalar('train/nonfinite_skipped',

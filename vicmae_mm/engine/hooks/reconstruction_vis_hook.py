@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Reconstruction figures during pretraining (drawn by
-:mod:`vicmae_mm.visualization.reconstruction`)."""
+"""Reconstruction figures during pretraining."""
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -21,17 +20,9 @@ from vicmae_mm.visualization.reconstruction import (model_input_size,
 class ReconstructionVisHook(Hook):
     """Write original / masked / reconstruction grids during pretraining.
 
-    Every ``interval`` iterations (and after the last one) the model, in
-    eval mode, reconstructs a fixed small set of samples with the masks of
-    ``mask_seed``, so successive figures differ only by training. The grid
-    goes to ``runner.visualizer.add_image`` (``LocalVisBackend`` writes
-    ``vis_data/vis_image/<name>_<iter>.png``). Only the main process draws.
-
-    The samples are ``files``, or the first ``num_samples`` of the training
-    batches (both views of a pair side by side). Samples tagged with a
-    ``kind_key`` metainfo (``'image'`` / ``'video'``, by
-    ``MixedPairDataset``) get a grid per kind, ``<name>_<kind>``, filled
-    from the batches seen until the first drawing.
+    Fixed samples (``files``, or the first training samples) and fixed
+    masks, so successive figures differ only by training; a grid per
+    ``kind_key`` value (``<name>_<kind>``) goes to ``runner.visualizer``.
 
     Args:
         interval (int): Draw every this many iterations.
@@ -91,7 +82,7 @@ class ReconstructionVisHook(Hook):
         return model.module if is_model_wrapper(model) else model
 
     def before_train(self, runner) -> None:
-        """Read and check the configured files once, before training."""
+        """Read and check the configured files once."""
         refuse_sharded_model(runner, 'ReconstructionVisHook')
         if self.files is None:
             return
@@ -134,11 +125,7 @@ class ReconstructionVisHook(Hook):
             self.draw(runner)
 
     def draw(self, runner) -> Dict[str, np.ndarray]:
-        """Draw a grid per kind and hand it to the visualizer.
-
-        Returns:
-            dict: Visualizer image name -> RGB grid.
-        """
+        """Draw a grid per kind; return them by visualizer image name."""
         model = self._unwrap(runner)
         was_training = model.training
         model.eval()

@@ -11,12 +11,9 @@ from vicmae_mm.utils.checkpoint import (plain_checkpoint,
 class WeightsOnlyCheckpointHook(Hook):
     """Store plain Python values instead of pickled objects in checkpoints.
 
-    mmengine saves its message hub as ``HistoryBuffer`` objects holding
-    NumPy arrays (under NumPy 2 the pickle even references ``getattr``),
-    which ``torch.load(weights_only=True)`` rejects. This hook saves them as
-    float lists and rebuilds the buffers after loading, so resuming is exact
-    and needs no allowlist. ``tools/train.py`` adds it to every run; it is
-    in mmengine's root registry, so any scope can name it.
+    mmengine's message-hub ``HistoryBuffer`` objects pickle ``getattr``;
+    this saves them as float lists and rebuilds them on load. In mmengine's
+    root registry, so any scope can name it.
     """
 
     priority = 'VERY_HIGH'

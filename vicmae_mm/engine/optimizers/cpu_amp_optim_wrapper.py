@@ -14,18 +14,14 @@ from vicmae_mm.models.utils import any_rank
 class CPUAmpOptimWrapper(OptimWrapper):
     """Run forward passes under ``torch.autocast('cpu')``.
 
-    Pays off on CPUs with bf16 matrix units (AVX512-BF16 / AMX). bf16 has
-    fp32's exponent range, so no loss scaling; weights, gradients and
-    optimizer state stay fp32. Like ``AmpOptimWrapper``'s grad scaler, it
-    skips the update of a non-finite loss (the whole accumulation window),
-    deciding alike on every rank so that DDP ranks never disagree on
-    running backward.
+    For CPUs with bf16 matrix units. No loss scaling (bf16 has fp32's
+    range); weights, gradients and optimizer state stay fp32. Skips the
+    update of a loss non-finite on any rank (``docs/reliability.md``).
 
     Args:
         dtype (str): ``'bfloat16'`` or ``'float16'``.
         skip_nonfinite (bool): Skip updates of non-finite losses instead of
             applying NaN gradients.
-        **kwargs: Arguments of :class:`OptimWrapper`.
     """
 
     def __init__(self,
@@ -43,7 +39,7 @@ class CPUAmpOptimWrapper(OptimWrapper):
 
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
-        """Autocast the forward pass, inside the base class's context."""
+        """Autocast the forward pass."""
         with super().optim_context(model), torch.autocast(
                 device_type='cpu', dtype=self.cast_dtype):
             yield

@@ -1,14 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""mmpretrain's ViT block with a faster forward and the same parameters.
-
-On CPU every fp32 matmul (forward and both backward GEMMs) runs on the
-kernel measured fastest for its shape (default BLAS or oneDNN with fused
-residual adds, see :mod:`vicmae_mm.models.utils.cpu_kernels`), and attention
-on strided q/k/v views by SDPA or by matmuls around an fp32 softmax
-(PyTorch's CPU flash kernel runs its bf16 backward several times slower).
-On GPUs and under ``torch.compile`` this is ``F.linear`` and SDPA; under CPU
-autocast the matmuls are ``F.linear``.
-"""
+"""mmpretrain's ViT block with a faster forward and the same parameters; its
+CPU kernels: docs/benchmarks/pretraining_speed.md (What makes it fast, 2)."""
 import inspect
 from typing import Optional, Sequence, Union
 
@@ -28,8 +20,7 @@ __all__ = [
     'run_vit_blocks', 'resolve_checkpointing', 'vit_block_wrap_policy'
 ]
 
-# the linear probe runs at most this many rows: GEMM throughput no longer
-# depends on the row count there, and the probe stays a few milliseconds
+# probe rows cap: GEMM throughput is flat beyond it, and probes stay short
 _PROBE_ROWS = 256
 
 
@@ -83,8 +74,7 @@ _LINEARS = {'blas': _blas_linear, 'onednn': _OneDNNLinear.apply}
 
 
 def _probe_generator() -> torch.Generator:
-    # probes must not draw from the global generator: training's random
-    # stream (masks, dropout) would then depend on when a choice was made
+    # own generator: training's random stream must not depend on the probes
     return torch.Generator().manual_seed(0)
 
 
@@ -104,20 +94,7 @@ def _linear_probes(rows: int, in_features: int, out_features: int, bias: bool):
 def fast_linear(x: torch.Tensor, weight: torch.Tensor,
                 bias: Optional[torch.Tensor] = None,
                 residual: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias) (+ residual)`` on the fastest backend.
-
-    The backend (BLAS or oneDNN) is measured once per shape class for fp32
-    on eager CPU without autocast; anywhere else this is ``F.linear``.
-
-    Args:
-        x (torch.Tensor): ``(..., in_features)``.
-        weight (torch.Tensor): ``(out_features, in_features)``.
-        bias (torch.Tensor, optional): ``(out_features, )``.
-        residual (torch.Tensor, optional): Added to the output.
-
-    Returns:
-        torch.Tensor: ``(..., out_features)``.
-    """
+    """``F.linear (+ residual)``; fp32 on eager CPU by the measured fastest."""
     if not (x.device.type == 'cpu' and not torch.is_autocast_enabled('cpu')
             and not torch.compiler.is_compiling()
             and x.dtype == weight.dtype == torch.float32
@@ -158,14 +135,7 @@ def _attention_probes(shape, dtype: torch.dtype):
 
 def attention(q: torch.Tensor, k: torch.Tensor,
               v: torch.Tensor) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` on ``(B, heads, N, dim)`` tensors.
-
-    On CPU, SDPA or matmuls with an fp32 softmax, whichever measured faster
-    for this dtype, sequence length and head size; SDPA elsewhere.
-
-    Returns:
-        torch.Tensor: ``(B, heads, N, dim)`` (maybe a strided view).
-    """
+    """SDPA of ``(B, heads, N, dim)``; on CPU SDPA or matmuls, as measured."""
     if q.device.type != 'cpu' or torch.compiler.is_compiling():
         return F.scaled_dot_product_attention(q, k, v)
     B, H, N, D = q.shape
@@ -184,9 +154,6 @@ class FastTransformerEncoderLayer(TransformerEncoderLayer):
     rounding) are the parent's. What the fast forward does not implement
     (layer scale, another FFN, norm or activation, active dropout /
     drop-path) runs the parent's forward (:attr:`uses_fast_forward`).
-
-    Args:
-        Those of ``TransformerEncoderLayer``.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -196,7 +163,6 @@ class FastTransformerEncoderLayer(TransformerEncoderLayer):
         bound.apply_defaults()
         a = bound.arguments
         scale = a['layer_scale_init_value']
-        # decided from the arguments: what the fast forward implements
         self.fast_supported = (
             not torch.is_tensor(scale) and scale == 0 and a['num_fcs'] == 2
             and a['ffn_type'] == 'origin'
@@ -234,17 +200,7 @@ class FastTransformerEncoderLayer(TransformerEncoderLayer):
 
 def resolve_checkpointing(value: Union[bool, int], num_layers: int,
                           owner: str) -> int:
-    """Number of leading blocks to checkpoint from a ``with_cp`` value.
-
-    Args:
-        value (bool | int): ``False``/``0`` none, ``True`` all, ``k`` the
-            first ``k`` blocks.
-        num_layers (int): Blocks available.
-        owner (str): Name used in error messages.
-
-    Returns:
-        int: How many blocks to checkpoint.
-    """
+    """Leading blocks to checkpoint for ``with_cp``: all, none or a count."""
     if isinstance(value, bool):
         return num_layers if value else 0
     if not isinstance(value, int) or not 0 <= value <= num_layers:
@@ -255,14 +211,8 @@ def resolve_checkpointing(value: Union[bool, int], num_layers: int,
 
 def run_vit_blocks(layers: Sequence[nn.Module], x: torch.Tensor,
                    num_checkpointed: int = 0) -> torch.Tensor:
-    """Apply ``layers`` in order to ``(B, N, C)`` tokens.
-
-    Args:
-        layers (Sequence[nn.Module]): Transformer blocks.
-        x (torch.Tensor): ``(B, N, C)`` tokens.
-        num_checkpointed (int): Leading blocks whose activations are
-            recomputed in backward (only while recording gradients).
-    """
+    """Apply ``layers`` to tokens, the first ``num_checkpointed`` with
+    activation checkpointing while recording gradients."""
     record = torch.is_grad_enabled()
     for i, layer in enumerate(layers):
         if record and i < num_checkpointed:
@@ -277,13 +227,7 @@ def vit_block_wrap_policy(module: nn.Module, recurse: bool,
                           nonwrapped_numel: int, **kwargs) -> bool:
     """FSDP auto-wrap policy making every ViT block one FSDP unit.
 
-    For ``auto_wrap_policy='vit_block_wrap_policy'`` in an ``FSDPStrategy``
-    (size-based policies cannot separate ViT-H's 4.9M-parameter qkv layers
-    from its 3.2M-parameter decoder blocks).
-
-    Args:
-        module (nn.Module): The module considered.
-        recurse (bool): Whether FSDP asks about descending into it.
-        nonwrapped_numel (int): Unused.
+    Size-based policies cannot separate ViT-H's 4.9M-parameter qkv layers
+    from its 3.2M-parameter decoder blocks.
     """
     return recurse or isinstance(module, TransformerEncoderLayer)

@@ -1,4 +1,3 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Modules carrying the pretraining checkpoint into mmaction2 (``video``)
-and mmdet (``detection``), registered in those libraries' registries."""
+"""Bridges of the pretraining checkpoint to mmaction2 and mmdet."""
 from . import detection, video  # noqa: F401

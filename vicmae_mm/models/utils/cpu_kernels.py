@@ -1,17 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""Choose CPU kernels for the ViT block by timing them on this machine.
-
-The fastest fp32 GEMM (BLAS or oneDNN) depends on the CPU, the fastest
-attention on dtype and sequence length; so the first time a shape class is
-met every candidate is timed and the fastest kept (the default unless
-another is clearly faster; details in docs/benchmarks/pretraining_speed.md).
-Choices are cached, keyed by CPU, PyTorch version and thread count, so later
-processes compute the same roundings: ``VICMAE_CPU_KERNEL_CACHE`` sets the
-file (default ``$XDG_CACHE_HOME`` or ``~/.cache``, then
-``vicmae_mm/cpu_kernels.json``; empty: in-process only).
-``VICMAE_CPU_LINEAR`` (``blas`` | ``onednn``) and ``VICMAE_CPU_ATTENTION``
-(``sdpa`` | ``matmul``) force a choice (``auto`` or unset: measure).
-"""
+"""CPU kernels for the ViT block, chosen by timing them on this machine and
+cached (docs/benchmarks/pretraining_speed.md, What makes it fast, 2)."""
 import json
 import logging
 import os
@@ -36,8 +25,7 @@ CANDIDATES = {'linear': ('blas', 'onednn'), 'attention': ('sdpa', 'matmul')}
 ENV_VARS = {'linear': 'VICMAE_CPU_LINEAR', 'attention': 'VICMAE_CPU_ATTENTION'}
 # another candidate must beat the default's median time by this fraction
 MARGIN = 0.05
-# at least MIN_ROUNDS timed rounds; cheap probes get more (up to
-# MAX_ROUNDS, while under ROUND_BUDGET_S in all), as noise weighs more there
+# cheap probes are noisier: more rounds, up to MAX_ROUNDS within the budget
 MIN_ROUNDS, MAX_ROUNDS, ROUND_BUDGET_S = 5, 15, 0.05
 
 CACHE_ENV = 'VICMAE_CPU_KERNEL_CACHE'
@@ -56,9 +44,7 @@ def _cache_file() -> Optional[str]:
 
 
 def cpu_description() -> str:
-    """The CPU model, vendor, family/model and kernel-relevant flags, e.g.
-    ``'AMD EPYC (AuthenticAMD family 25 model 17; avx2 avx512f avx512_bf16)'``
-    (from ``/proc/cpuinfo``; ``platform`` elsewhere)."""
+    """CPU model, vendor, family/model and kernel flags (the cache's key)."""
     info = {}
     try:
         with open('/proc/cpuinfo') as f:
@@ -122,8 +108,7 @@ def _recalled(kind: str, key: Tuple) -> Optional[str]:
 
 
 def onednn_available() -> bool:
-    """Whether oneDNN's dense linear kernel can be called (built in, not
-    switched off with ``torch.backends.mkldnn.enabled = False``)."""
+    """Whether oneDNN's linear kernel is built in and not switched off."""
     return (torch.backends.mkldnn.is_available()
             and torch.backends.mkldnn.enabled
             and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
@@ -139,16 +124,14 @@ def _forced(kind: str) -> str:
 
 
 def _in_fresh_thread(fn: Callable):
-    # a new thread, so that the probes run outside the caller's thread-local
-    # state: saved-tensor hooks (checkpointing), grad mode, autocast, modes
+    # escapes the caller's saved-tensor hooks, grad/autocast/dispatch modes
     with ThreadPoolExecutor(
             1, thread_name_prefix='vicmae-kernel-probe') as pool:
         return pool.submit(fn).result()
 
 
 def _time_interleaved(runs: Dict[str, Callable[[], None]]) -> Dict[str, float]:
-    """Median seconds per candidate over interleaved rounds, after one
-    untimed run each (a single candidate is not timed)."""
+    """Median seconds per candidate over interleaved rounds, after warm-up."""
     if len(runs) < 2:
         return dict.fromkeys(runs, 0.0)
     for fn in runs.values():
@@ -167,19 +150,10 @@ def _time_interleaved(runs: Dict[str, Callable[[], None]]) -> Dict[str, float]:
 
 def select_kernel(kind: str, shape_class: Tuple,
                   runs: Callable[[], Dict[str, Callable[[], None]]]) -> str:
-    """The kernel to use for ``kind`` on ``shape_class``, cached.
+    """The kernel for ``kind`` on ``shape_class`` and this thread count.
 
-    Args:
-        kind (str): ``'linear'`` or ``'attention'``.
-        shape_class (tuple): What the choice depends on (dtype, sizes); the
-            thread count is added here.
-        runs (Callable): Builds ``{candidate: fn}``, each ``fn`` running the
-            candidate once (forward and backward) on inputs of this shape
-            class, without those that cannot run here; called only to
-            measure.
-
-    Returns:
-        str: One of ``CANDIDATES[kind]``.
+    ``runs()`` builds ``{candidate: fn}`` of the candidates that run here,
+    each ``fn`` one forward and backward; it is called only to measure.
     """
     key = (kind, torch.get_num_threads()) + tuple(shape_class)
     choice = _choices.get(key)
@@ -222,8 +196,7 @@ def select_kernel(kind: str, shape_class: Tuple,
 
 
 def kernel_choices() -> Dict[str, str]:
-    """Every choice made in this process, ``'kind shape_class' -> kernel``
-    (what benchmarks report)."""
+    """Every choice of this process, ``'kind shape_class' -> kernel``."""
     return {' '.join(map(str, k)): v for k, v in _choices.items()}
 
 

@@ -1,12 +1,6 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""The toolkit's collectives, each on a device its process group takes.
-
-Every collective of vicmae_mm goes through here (NCCL takes CUDA tensors
-only, gloo CPU ones): a tensor is sent from its own device when the group
-is registered for it, else from :func:`comm_device`. Unlike
-``mmengine.dist``, which decides by backend name, this reads the group's
-registered device types, so it holds for any backend.
-"""
+"""The toolkit's collectives, sent from a device the group is registered for
+(``mmengine.dist`` decides by backend name), so they hold for any backend."""
 from typing import Tuple, Union
 
 import torch
@@ -31,15 +25,8 @@ def _device_types(group=None) -> Tuple[str, ...]:
 
 
 def comm_device(group=None) -> torch.device:
-    """The device on which ``group`` takes tensors, CPU where it can.
-
-    Args:
-        group (ProcessGroup, optional): Defaults to the default group.
-
-    Returns:
-        torch.device: ``cpu`` for gloo, ``cuda:<current>`` for NCCL (or any
-        group registered for CUDA only), else mmengine's choice.
-    """
+    """The device ``group`` (default: WORLD) takes tensors on: CPU where it
+    can, the current CUDA device if CUDA only (NCCL), else mmengine's."""
     types = _device_types(group)
     if 'cpu' in types:
         return torch.device('cpu')
@@ -59,16 +46,8 @@ def _sendable(x: torch.Tensor, group=None) -> torch.Tensor:
 def any_rank(flag: Union[bool, torch.Tensor]) -> bool:
     """Whether ``flag`` is true on any rank, so every rank decides alike.
 
-    One one-element all-reduce and one host sync; pass a tensor (e.g.
-    ``~torch.isfinite(loss).all()``) to keep the device work asynchronous
-    up to that sync.
-
-    Args:
-        flag (bool | torch.Tensor): This rank's value (a tensor is true if
-            any element is non-zero).
-
-    Returns:
-        bool: The OR of ``flag`` over all ranks.
+    One one-element all-reduce and one host sync; a tensor flag (true if any
+    element is non-zero) keeps the device work asynchronous up to that sync.
     """
     if get_dist_info()[1] == 1:
         return bool(torch.as_tensor(flag).any())
@@ -87,9 +66,8 @@ def _vote(flag: Union[bool, torch.Tensor]) -> torch.Tensor:
 
 
 class _AllGatherWithGrad(torch.autograd.Function):
-    """All-gather along dim 0 whose backward reduce-scatters: each rank gets
-    the summed gradient of its own slice, moving 1/W of the data an
-    all-reduce of the whole stack would."""
+    """All-gather on dim 0; backward reduce-scatters each rank's summed slice
+    gradient (1/W of an all-reduce's traffic)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -110,18 +88,8 @@ class _AllGatherWithGrad(torch.autograd.Function):
 
 
 def all_gather_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate ``x`` from every rank along dim 0, keeping gradients.
-
-    Identity on one process.
-
-    Args:
-        x (torch.Tensor): This rank's ``(n, ...)`` tensor, same shape on
-            every rank.
-
-    Returns:
-        torch.Tensor: ``(W * n, ...)``, rank ``r``'s rows at
-        ``[r * n, (r + 1) * n)``.
-    """
+    """Concatenate the same-shape ``x`` of every rank in rank order along dim
+    0, keeping gradients (identity on one process)."""
     if get_dist_info()[1] == 1:
         return x
     return _AllGatherWithGrad.apply(x)
@@ -146,14 +114,7 @@ def _all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def all_reduce_sum_with_grad(x: torch.Tensor) -> torch.Tensor:
-    """Sum ``x`` over ranks, keeping gradients (identity on one process).
-
-    Args:
-        x (torch.Tensor): This rank's tensor.
-
-    Returns:
-        torch.Tensor: The sum over ranks, on ``x``'s device.
-    """
+    """Sum ``x`` over ranks, keeping gradients (identity on one process)."""
     if get_dist_info()[1] == 1:
         return x
     return _AllReduceSumWithGrad.apply(x)

@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""What every backbone starting from the pretraining ViT needs: arch lookup,
-the "loads a checkpoint" check and the cls / patch-grid position split."""
+"""Arch lookup, "is pretrained" and cls split for the downstream backbones."""
 import math
 from typing import Optional, Tuple, Union
 
@@ -11,15 +10,8 @@ _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads', 'feedforward_channels')
 
 
 def resolve_arch(owner: str, arch: Union[str, dict], arch_zoo: dict) -> dict:
-    """A copy of the settings of ``arch``: a name in ``arch_zoo`` or a
-    complete dict; raises ``ValueError`` otherwise.
-
-    Args:
-        owner (str): The class asking, for error messages.
-        arch (str | dict): Arch name, or a dict with ``embed_dims``,
-            ``num_layers``, ``num_heads`` and ``feedforward_channels``.
-        arch_zoo (dict): Known archs.
-    """
+    """A copy of ``arch``'s settings: a name in ``arch_zoo`` or a dict with
+    every key of ``_ARCH_KEYS``; ``owner`` names the caller in errors."""
     if isinstance(arch, str):
         if arch.lower() not in arch_zoo:
             raise ValueError(f'{owner}: unknown arch {arch!r}; choose from '
@@ -32,8 +24,7 @@ def resolve_arch(owner: str, arch: Union[str, dict], arch_zoo: dict) -> dict:
 
 
 def is_pretrained(init_cfg: Union[dict, list, None]) -> bool:
-    """Whether ``init_cfg`` (a dict or a list of them) loads a checkpoint
-    (``type='Pretrained'``, by name or as mmengine's ``PretrainedInit``)."""
+    """Whether ``init_cfg`` (a dict or a list) has ``type='Pretrained'``."""
     cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
     return any(
         isinstance(c, dict) and c.get('type') in ('Pretrained', PretrainedInit)
@@ -44,18 +35,8 @@ def split_cls_position(
     pos_embed: torch.Tensor,
     name: str = 'position embedding'
 ) -> Tuple[Optional[torch.Tensor], torch.Tensor, Tuple[int, int]]:
-    """Split an image position embedding ``(1, [1 +] h * w, C)`` of a square
-    grid into cls position (present iff the length is a square plus one)
-    and patch positions.
-
-    Args:
-        pos_embed (torch.Tensor): ``(1, L, C)``.
-        name (str): What the tensor is (e.g. its key), for error messages.
-
-    Returns:
-        tuple: cls position ``(1, 1, C)`` or None, patch positions
-        ``(1, h * w, C)``, grid ``(h, w)``.
-    """
+    """Split ``(1, [1 +] h * w, C)`` of a square grid into the cls position
+    (or None, if the length is a square), patch positions and ``(h, w)``."""
     if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
         raise ValueError(f'{name}: expected shape (1, L, C), got '
                          f'{tuple(pos_embed.shape)}')

@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""The pretraining checkpoint in mmdet, ViTDet style (mmdet's own ViTDet
-lives in its unshipped ``projects/``)."""
+"""The pretraining checkpoint in mmdet, ViTDet style (docs/benchmarks)."""
 from .layer_decay_optim_wrapper_constructor import \
     BackboneLayerDecayOptimWrapperConstructor
 from .simple_feature_pyramid import SimpleFeaturePyramid

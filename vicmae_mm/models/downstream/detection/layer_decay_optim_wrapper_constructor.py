@@ -12,20 +12,12 @@ from torch import nn
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class BackboneLayerDecayOptimWrapperConstructor(
         LearningRateDecayOptimWrapperConstructor):
-    """mmpretrain's layer-decay constructor, for models whose *backbone*
-    knows the depth of its parameters.
+    """mmpretrain's layer-decay constructor, asking the *backbone* for depths.
 
-    mmdet 3.3 ships layer decay for ConvNeXt only, and mmpretrain's needs
-    ``get_layer_depth`` on the model itself, which detectors lack. This one
-    asks ``model.backbone.get_layer_depth(name, 'backbone.')``: depth ``d``
-    of ``D`` gets ``lr * layer_decay_rate ** (D - 1 - d)``, so neck and
-    heads keep the base lr.
-
-    Example:
-        >>> optim_wrapper = dict(
-        ...     constructor='BackboneLayerDecayOptimWrapperConstructor',
-        ...     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.1),
-        ...     paramwise_cfg=dict(layer_decay_rate=0.7, norm_decay_mult=0.))
+    mmpretrain's needs ``get_layer_depth`` on the model, which detectors
+    lack; this one asks ``model.backbone.get_layer_depth(name, 'backbone.')``:
+    depth ``d`` of ``D`` gets ``lr * layer_decay_rate ** (D - 1 - d)``, so
+    neck and heads keep the base lr.
     """
 
     def add_params(self,
@@ -34,8 +26,7 @@ class BackboneLayerDecayOptimWrapperConstructor(
                    prefix: str = '',
                    get_layer_depth: Optional[Callable] = None,
                    **kwargs) -> None:
-        """Add parameter groups as the base class; ``TypeError`` if neither
-        the model nor its ``backbone`` has ``get_layer_depth``."""
+        """Add parameter groups, with the backbone's ``get_layer_depth``."""
         if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
             if not hasattr(backbone, 'get_layer_depth'):

@@ -14,18 +14,15 @@ from torch import nn
 class SimpleFeaturePyramid(BaseModule):
     """SimpleFPN neck of `ViTDet <https://arxiv.org/abs/2203.16527>`_.
 
-    Each scale factor makes one level from the backbone map (``4``: two
-    stride-2 deconvolutions, ``2``: one, ``1``: identity, ``0.5``: max-pool),
-    followed by a normed 1x1 and 3x3 conv; further levels up to ``num_outs``
-    subsample the last by 2 (FPN's ``LastLevelMaxPool``). At stride 16,
-    ``(4, 2, 1, 0.5)`` + 1 gives strides 4..64 (Mask R-CNN), ``(2, 1, 0.5)``
-    + 2 gives 8..128 (RetinaNet, FCOS).
+    One level per scale factor, further levels up to ``num_outs`` by
+    stride-2 subsampling. At stride 16, ``(4, 2, 1, 0.5)`` + 1 gives strides
+    4..64 (Mask R-CNN), ``(2, 1, 0.5)`` + 2 gives 8..128 (RetinaNet, FCOS).
 
     Args:
         in_channels (int): Channels of the backbone map.
         out_channels (int): Channels of every output level.
-        scale_factors (Sequence[float]): Resampling per level, a subset of
-            ``4, 2, 1, 0.5`` in decreasing order.
+        scale_factors (Sequence[float]): Subset of ``4, 2, 1, 0.5``, fine
+            to coarse.
         num_outs (int): Number of outputs (>= ``len(scale_factors)``).
         norm_cfg (dict): Norm after deconvolutions and convolutions.
         act_cfg (dict): Activation between the two ``x4`` deconvolutions.
@@ -106,12 +103,7 @@ class SimpleFeaturePyramid(BaseModule):
 
     def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
                 ) -> Tuple[torch.Tensor, ...]:
-        """Build the pyramid (``num_outs`` maps, fine to coarse).
-
-        Args:
-            inputs (Tensor | Sequence[Tensor]): The backbone map
-                ``(B, in_channels, H, W)``, alone or as a 1-tuple.
-        """
+        """Build ``num_outs`` maps, fine to coarse, from one backbone map."""
         if not isinstance(inputs, torch.Tensor):
             if len(inputs) != 1:
                 raise ValueError('SimpleFeaturePyramid takes one backbone '

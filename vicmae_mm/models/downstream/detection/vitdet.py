@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""ViTDet backbone for mmdet: mmpretrain's ``ViTSAM`` loading the ViC-MAE
-pretraining encoder."""
+"""ViTDet backbone for mmdet: mmpretrain's ``ViTSAM`` for ViC-MAE weights."""
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -25,19 +24,9 @@ from vicmae_mm.models.utils.pretrained_vit import (resolve_arch,
 
 
 class RelPosAttention(Attention):
-    """ViTSAM's attention (same parameters and keys) run by torch's
-    ``scaled_dot_product_attention`` (SDPA) with the decomposed
-    relative-position bias as its mask (about 3x faster than ViTSAM's
-    softmax on CPU for a 64x64 global grid).
-
-    Args:
-        embed_dims (int): Token width.
-        num_heads (int): Heads; must divide ``embed_dims``.
-        qkv_bias (bool): Bias in the qkv projection.
-        use_rel_pos (bool): Decomposed relative positions (zero start).
-        input_size (tuple[int, int], optional): Grid the relative tables
-            are sized for; required when ``use_rel_pos``.
-    """
+    """ViTSAM's ``Attention`` (same arguments and keys) by SDPA, with the
+    decomposed relative bias as its mask (about 3x faster than ViTSAM's on
+    CPU for a 64x64 grid)."""
 
     def __init__(self,
                  embed_dims: int,
@@ -61,8 +50,7 @@ class RelPosAttention(Attention):
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         bias = None
         if self.use_rel_pos:
-            # ViTSAM's decomposed bias q.R_h[qh, kh] + q.R_w[qw, kw], built
-            # once as SDPA's mask instead of added to a materialised map
+            # ViTSAM's q.R_h[qh, kh] + q.R_w[qw, kw], as SDPA's mask
             rel_h = get_rel_pos(H, H, self.rel_pos_h).to(q.dtype)
             rel_w = get_rel_pos(W, W, self.rel_pos_w).to(q.dtype)
             grid_q = q.reshape(B, self.num_heads, H, W, -1)
@@ -75,23 +63,9 @@ class RelPosAttention(Attention):
 
 
 class ViTDetLayer(TransformerEncoderLayer):
-    """ViTSAM's encoder layer (same keys) as ViTDet trains it: drop path on
-    the attention branch too (ViTSAM: MLP only), SDPA attention and
-    activation checkpointing.
-
-    Args:
-        embed_dims (int): Token width.
-        num_heads (int): Attention heads.
-        feedforward_channels (int): MLP hidden width.
-        drop_path_rate (float): Stochastic depth of both residual branches.
-        qkv_bias (bool): Bias in qkv.
-        use_rel_pos (bool): Decomposed relative positions.
-        window_size (int): Window side; 0 for global attention.
-        input_size (tuple[int, int], optional): Token grid of the nominal
-            input (sizes a global layer's relative tables).
-        with_cp (bool): Recompute the layer in backward while training.
-        **kwargs: ``drop_rate``, ``act_cfg``, ``norm_cfg`` of ViTSAM's layer.
-    """
+    """ViTSAM's encoder layer (same arguments and keys) as ViTDet trains it:
+    drop path on both branches (ViTSAM: MLP only), SDPA attention and, with
+    ``with_cp``, activation checkpointing while training."""
 
     def __init__(self,
                  embed_dims: int,
@@ -114,8 +88,7 @@ class ViTDetLayer(TransformerEncoderLayer):
             window_size=window_size,
             input_size=input_size,
             **kwargs)
-        # ViTSAM's layer builds its attention class itself: swap in the
-        # SDPA one (same parameters)
+        # ViTSAM's layer names its attention class: swap in SDPA's
         self.attn = RelPosAttention(
             embed_dims, num_heads, qkv_bias, use_rel_pos,
             (window_size, window_size) if window_size else input_size)
@@ -148,24 +121,19 @@ class ViTDet(ViTSAM):
     """Plain ViT backbone for detection (`ViTDet
     <https://arxiv.org/abs/2203.16527>`_) on mmpretrain's ``ViTSAM``.
 
-    Windowed attention in most blocks, global in a few; returns the last
-    block's map (stride ``patch_size``) for a :class:`SimpleFeaturePyramid`.
-    A ViC-MAE checkpoint loads with ``init_cfg=dict(type='Pretrained',
-    checkpoint=CKPT, prefix='backbone.')``; by design ``rel_pos_{h,w}`` are
-    *missing* (zero start), ``cls_token`` and ``ln1.*`` *unexpected* (the
-    neck normalises each level itself).
+    Returns the last block's map (stride ``patch_size``) for a
+    :class:`SimpleFeaturePyramid`; loads a ViC-MAE checkpoint with
+    ``prefix='backbone.'`` (what it adapts: docs/benchmarks/mmdet.md).
 
     Args:
-        arch (str | dict): A name of :attr:`ViCMAEViT.arch_zoo` or a dict
-            with ``embed_dims``, ``num_layers``, ``num_heads``,
-            ``feedforward_channels`` and optionally ``global_attn_indexes``.
-        img_size (int | tuple): Nominal input size; sizes the position
-            embedding and global relative tables (others interpolate).
+        arch (str | dict): Name in ``arch_zoo`` or dict (may add
+            ``global_attn_indexes``).
+        img_size (int | tuple): Nominal input size (sizes the embeddings).
         patch_size (int): Patch size (must match the checkpoint).
         in_channels (int): Image channels.
         window_size (int): Window side of windowed blocks; 0: all global.
-        global_attn_indexes (Sequence[int], optional): Global blocks,
-            overriding the arch's (default: the last of each quarter).
+        global_attn_indexes (Sequence[int], optional): Global blocks
+            (default: the arch's, else the last of each quarter).
         use_rel_pos (bool): Decomposed relative positions.
         qkv_bias (bool): Bias in qkv.
         drop_rate (float): Dropout after position embedding and MLPs.
@@ -174,11 +142,8 @@ class ViTDet(ViTSAM):
         act_cfg (dict): MLP activation.
         interpolate_mode (str): Position-embedding interpolation.
         with_cp (bool): Activation checkpointing of every block in training.
-        frozen_stages (int): Freeze the patch and position embeddings and
-            the first ``frozen_stages`` blocks (no gradient, eval mode).
-        init_cfg (dict | list, optional): Initialisation, typically
-            ``Pretrained``; by default ViTDet's truncated-normal Linears and
-            unit LayerNorms.
+        frozen_stages (int): Embeddings and this many blocks frozen (eval).
+        init_cfg (dict | list, optional): Default: ViTDet's Linear/LN init.
     """
 
     arch_zoo = ViCMAEViT.arch_zoo
@@ -275,8 +240,7 @@ class ViTDet(ViTSAM):
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:
-        """Load hook: ``(1, [1 +] h*w, C)`` as the ``(1, h, w, C)`` grid ViTSAM
-        resizes; refuses foreign widths and patch sizes."""
+        """Load hook: ``(1, [1 +] h*w, C)`` as ViTSAM's ``(1, h, w, C)``."""
         key = prefix + 'pos_embed'
         pos = state_dict.get(key)
         if pos is not None:

@@ -1,6 +1,5 @@
 # Copyright (c) vicmae_mm contributors. All rights reserved.
-"""The pretraining checkpoint in mmaction2: a video ViT registered in
-``mmaction.registry.MODELS`` that loads the image encoder's weights."""
+"""The pretraining checkpoint in mmaction2 (docs/benchmarks/mmaction2.md)."""
 from .inflated_vision_transformer import InflatedVisionTransformer
 from .inflation import inflate_patch_kernel
 

@@ -28,35 +28,25 @@ from .inflation import INFLATION_MODES, inflate_patch_kernel
 class InflatedVisionTransformer(BaseModule):
     """Video ViT that loads an image ViT checkpoint (mmpretrain key names).
 
-    Load with ``init_cfg=dict(type='Pretrained', checkpoint=...,
-    prefix='backbone.')``: ``layers.{i}`` become ``blocks.{i}`` (``blocks``
-    and the class name are what mmaction2's
-    ``LearningRateDecayOptimizerConstructor`` looks for), the patch kernel
-    is inflated (:func:`inflate_patch_kernel`), ``pos_embed`` resized (cls
-    position dropped unless ``with_cls_token``) and a weight still
-    mis-shaped is a ``ValueError`` naming it (mmengine would only warn).
-    With the zero-started temporal embedding and no cls token, a clip of
-    identical frames gives exactly the image encoder's feature.
+    Its load hook renames, inflates and resizes the image weights and raises
+    ``ValueError`` naming any weight still mis-shaped; a clip of identical
+    frames gives the image encoder's feature (docs/benchmarks/mmaction2.md).
 
     Args:
-        arch (str | dict): Name in ``arch_zoo`` or a dict with
-            ``embed_dims``, ``num_layers``, ``num_heads`` and
-            ``feedforward_channels``.
+        arch (str | dict): Name in ``arch_zoo`` or a dict of settings.
         img_size (int | Sequence[int]): Frame size.
         patch_size (int): Spatial patch size.
         in_channels (int): Input channels.
         num_frames (int): Frames per clip.
-        tubelet_size (int, optional): Frames per token; by default 2 in
-            ``'joint'`` mode, must be 1 in ``'framewise'``.
-        mode (str): ``'joint'``: attention over all tubelet tokens, plus a
-            learnable ``temporal_pos_embed`` (zero start); ``'framewise'``:
-            the image encoder on each frame, averaged over time.
+        tubelet_size (int, optional): Frames per token (``None``: 2 in
+            ``'joint'`` mode, 1 in ``'framewise'``).
+        mode (str): ``'joint'`` (space-time attention, zero-started
+            ``temporal_pos_embed``) or ``'framewise'`` (per-frame, averaged).
         inflate_init (str): ``'average'`` or ``'center'``.
         with_cls_token (bool): Prepend the cls token.
         final_norm (bool): Pretrained per-token norm ``ln1`` before pooling.
-        out_type (str): ``'avg_featmap'`` (mean patch token, then a new
-            ``fc_norm``; ``(B, C)``), ``'featmap'`` (``(B, C, T', h, w)``)
-            or ``'cls_token'``.
+        out_type (str): ``'avg_featmap'`` (mean patch token + ``fc_norm``),
+            ``'featmap'`` (``(B, C, T', h, w)``) or ``'cls_token'``.
         drop_rate (float): Dropout rate.
         drop_path_rate (float): Stochastic depth, linear over blocks.
         qkv_bias (bool): Bias in qkv.
@@ -149,7 +139,6 @@ class InflatedVisionTransformer(BaseModule):
             dilation=(1, 1, 1))
         if with_cls_token:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
-        # spatial positions (cls position first, as in mmpretrain)
         self.pos_embed = nn.Parameter(
             torch.zeros(1, self.num_extra_tokens + num_patches,
                         self.embed_dims))
@@ -185,8 +174,7 @@ class InflatedVisionTransformer(BaseModule):
         """Random init, or the pretrained weights when ``init_cfg`` says."""
         super().init_weights()
         if not is_pretrained(self.init_cfg):
-            # the temporal embedding stays zero: a static clip then looks
-            # like an image to the blocks
+            # temporal embedding stays zero: a static clip looks like an image
             trunc_normal_(self.pos_embed, std=0.02)
 
     def _load_from_state_dict(self, state_dict: Dict[str, torch.Tensor],
@@ -283,15 +271,7 @@ class InflatedVisionTransformer(BaseModule):
         return (temporal.unsqueeze(2) + spatial.unsqueeze(1)).flatten(1, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode clips.
-
-        Args:
-            x (torch.Tensor): ``(B, C, T, H, W)``, divisible by the tubelet.
-
-        Returns:
-            torch.Tensor: ``(B, C)``, or ``(B, C, T', h, w)`` for
-            ``'featmap'``.
-        """
+        """Encode ``(B, C, T, H, W)`` clips as ``out_type`` says."""
         if x.ndim != 5:
             raise ValueError(f'{type(self).__name__} expects (B, C, T, H, W) '
                              f'clips, got shape {tuple(x.shape)}')

@@ -7,17 +7,8 @@ INFLATION_MODES = ('average', 'center')
 
 def inflate_patch_kernel(weight: torch.Tensor, tubelet_size: int,
                          mode: str = 'average') -> torch.Tensor:
-    """Inflate a 2-D patch kernel ``(C, in, p, p)`` to ``(C, in, t, p, p)``.
-
-    Both modes give a clip of identical frames the image kernel's response:
-    ``'average'`` repeats the kernel over time divided by ``t`` (I3D);
-    ``'center'`` puts it in frame ``t // 2`` and zeros elsewhere.
-
-    Args:
-        weight (torch.Tensor): Image patch-embedding kernel, 4-D.
-        tubelet_size (int): Temporal kernel size ``t`` (>= 1).
-        mode (str): ``'average'`` or ``'center'``.
-    """
+    """Inflate ``(C, in, p, p)`` to ``(C, in, t, p, p)``: ``'average'`` repeats
+    it divided by ``t`` (I3D), ``'center'`` puts it in frame ``t // 2``."""
     if weight.ndim != 4:
         raise ValueError('inflate_patch_kernel expects a 4-D image kernel '
                          f'(C, in, p, p), got shape {tuple(weight.shape)}')
