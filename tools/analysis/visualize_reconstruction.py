@@ -15,8 +15,6 @@ import os.path as osp
 import sys
 
 import cv2
-import numpy as np
-import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -77,10 +75,7 @@ def main(argv=None) -> None:
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
     model.to(args.device).eval()
     size = model_input_size(model)
-    views = [[
-        torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1)
-        for v in read_views(path, size, args.frame_gap)
-    ] for path in args.inputs]
+    views = [read_views(path, size, args.frame_gap) for path in args.inputs]
     grid = reconstruction_grid(
         model,
         views,

@@ -299,13 +299,17 @@ def write_train_subset(task: Task, cfg, work_dir: str, seed: int,
         source = osp.join(dataset.data_root, source)
     os.makedirs(work_dir, exist_ok=True)
     if kind == 'per_class':
-        with open(source, encoding='utf-8') as f:
-            lines = [line for line in f.read().splitlines() if line.strip()]
-        labels = np.array([int(line.split()[-1]) for line in lines])
+        from vicmae_mm.datasets.annotation_lists import parse_annotation_list
+        entries = parse_annotation_list(source)
+        labels = np.array([label for _, label in entries])
+        if (labels < 0).any():
+            raise ValueError(f'{task.name}: {source} has unlabelled lines; '
+                             'a per-class subset needs "path label" lines')
         keep = few_label_subset(labels, num, seed)
         target = osp.join(work_dir, f'train_{num}_per_class.txt')
         with open(target, 'w', encoding='utf-8', newline='\n') as f:
-            f.write(''.join(lines[i] + '\n' for i in keep))
+            f.write(''.join(f'{entries[i][0]} {entries[i][1]}\n'
+                            for i in keep))
     elif kind == 'images':
         coco = read_json(source)
         if num > len(coco['images']):

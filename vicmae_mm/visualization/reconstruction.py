@@ -30,8 +30,9 @@ def _square_resize(image: np.ndarray, size: int) -> np.ndarray:
 
 def read_views(path: str,
                img_size: int,
-               frame_gap_s: float = 1.0) -> List[np.ndarray]:
-    """Square BGR uint8 views of an image (one) or a video (two).
+               frame_gap_s: float = 1.0) -> List[torch.Tensor]:
+    """Square BGR uint8 ``(3, H, W)`` views of an image (one) or a video
+    (two), as the data preprocessor takes them.
 
     A video gives its first frame and the one ``frame_gap_s`` seconds later
     (or its last), as in ViC-MAE pretraining.
@@ -51,11 +52,16 @@ def read_views(path: str,
         frames = reader.get_batch([0, second]).asnumpy()
         # decord gives RGB; the pipelines (and the data preprocessor's
         # to_rgb) expect BGR like LoadImageFromFile
-        return [_square_resize(f[..., ::-1], img_size) for f in frames]
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f'cannot read image {path}')
-    return [_square_resize(image, img_size)]
+        views = [_square_resize(f[..., ::-1], img_size) for f in frames]
+    else:
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f'cannot read image {path}')
+        views = [_square_resize(image, img_size)]
+    return [
+        torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1)
+        for v in views
+    ]
 
 
 def model_input_size(model) -> int:

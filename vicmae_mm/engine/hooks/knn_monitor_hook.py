@@ -162,8 +162,10 @@ class KNNMonitorHook(Hook):
         ]
         size = len(loader.dataset)
         if all(r[0] is not None for r in merged):
-            # drops the sampler's padding; reversed: the first occurrence wins
-            by_index = {int(r[0]): r for r in reversed(merged)}
+            # the first occurrence of each sample; drops the sampler's padding
+            by_index = {}
+            for r in merged:
+                by_index.setdefault(int(r[0]), r)
             merged = [by_index[i] for i in sorted(by_index)]
         else:  # no sample_idx in the metainfo: trust the sampler's order
             merged = merged[:size]

@@ -88,10 +88,7 @@ class ReconstructionVisHook(Hook):
             return
         size = model_input_size(self._unwrap(runner))
         self.samples = {
-            '': [[
-                torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1)
-                for v in read_views(f, size, self.frame_gap_s)
-            ] for f in self.files]
+            '': [read_views(f, size, self.frame_gap_s) for f in self.files]
         }
         self._frozen = True
 
