@@ -26,11 +26,9 @@ from mmpretrain.registry import MODELS
 import vicmae_mm  # noqa: F401
 from helpers import REPO_ROOT, TINY_ARCH, TINY_IMG, TINY_PATCH, \
     TINY_PRETRAIN_CFG
+from key_rules import (CheckpointFormatError, official_to_vicmae,
+                       vicmae_to_official, vicmae_to_timm)
 from vicmae_mm.utils import safe_torch_load
-from vicmae_mm.utils.model_conversion import (CheckpointFormatError,
-                                              official_to_vicmae,
-                                              vicmae_to_official,
-                                              vicmae_to_timm)
 
 TOOLS = osp.join(REPO_ROOT, 'tools', 'model_converters')
 DIMS, DEPTH, HEADS = (TINY_ARCH['embed_dims'], TINY_ARCH['num_layers'],

@@ -183,6 +183,11 @@ QUICK_BUDGET = Budget(
     max_subset=4)
 
 
+def budget_of(quick: bool) -> Budget:
+    """The budget of a ``--quick`` (tests) or a full demo run."""
+    return QUICK_BUDGET if quick else FULL_BUDGET
+
+
 def budget_seeds(budget: Budget) -> Tuple[int, ...]:
     """The seeds of the seeded measurements under ``budget``."""
     return tuple(budget.seeds or SEEDS)

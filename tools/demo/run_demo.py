@@ -43,8 +43,8 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'data', 'demo'))
 
-from demo_stages import (FULL_BUDGET, INITS, QUICK_BUDGET,  # noqa: E402
-                         REPO_ROOT, STAGES, budget_seeds, data_spec_kwargs,
+from demo_stages import (INITS, REPO_ROOT, STAGES,  # noqa: E402
+                         budget_of, budget_seeds, data_spec_kwargs,
                          markdown_table, read_json, say, spec_dict,
                          summary_rows, write_json)
 
@@ -259,7 +259,7 @@ def write_summary(work_dir: str, rows: List[dict], results: dict,
     write_json(osp.join(work_dir, 'summary.json'), summary)
     rel = [osp.relpath(f, work_dir) for f in figures]
     stages = ', '.join(f'{k} {v:.0f} s' for k, v in timing['stages'].items())
-    seeds = budget_seeds(QUICK_BUDGET if args.quick else FULL_BUDGET)
+    seeds = budget_seeds(budget_of(args.quick))
     md = [
         '# vicmae_mm demo summary', '',
         f'Budget: {summary["budget"]}; the same for every initialisation. '

@@ -27,10 +27,10 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # tools/ (runner_cli, cpu_runtime) last: its test.py is not the stdlib's
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from demo_stages import (FULL_BUDGET, PROBE_CONFIGS, PROBES,  # noqa: E402
-                         QUICK_BUDGET, STAGES, TASKS, budget_seeds,
-                         build_run_config, last_checkpoint, load_demo_config,
-                         say, seeded, seeds_of, set_init, write_json)
+from demo_stages import (PROBE_CONFIGS, PROBES, STAGES,  # noqa: E402
+                         TASKS, budget_of, budget_seeds, build_run_config,
+                         last_checkpoint, load_demo_config, say, seeded,
+                         seeds_of, set_init, write_json)
 from frozen_probes import extract_features, probe_scores  # noqa: E402
 
 
@@ -94,7 +94,7 @@ def run_one(task_name: str, init: str, seed: int, args,
     from mmengine.runner import Runner
 
     task = TASKS[task_name]
-    budget = QUICK_BUDGET if args.quick else FULL_BUDGET
+    budget = budget_of(args.quick)
     work_dir = osp.join(args.work_dir, f'{task.name}_{init}')
     if len(seeds_of(task, budget)) > 1:
         work_dir += f'_seed{seed}'
@@ -157,7 +157,7 @@ def run_task(task_name: str, init: str, args,
     """Every seed of one task from one initialisation: the per-seed
     records under ``runs`` and each metric as a list over the seeds."""
     task = TASKS[task_name]
-    budget = QUICK_BUDGET if args.quick else FULL_BUDGET
+    budget = budget_of(args.quick)
     seeds = seeds_of(task, budget)
     runs = [run_one(task_name, init, seed, args, checkpoints)
             for seed in seeds]
@@ -180,7 +180,7 @@ def run_probes(library: str, init: str, args,
     from mmengine.registry import MODELS, init_default_scope
     from mmengine.runner import Runner
 
-    budget = QUICK_BUDGET if args.quick else FULL_BUDGET
+    budget = budget_of(args.quick)
     seeds = budget_seeds(budget)
     config, overrides = PROBE_CONFIGS[library]
     cfg = load_demo_config(config, args.data_root, overrides)

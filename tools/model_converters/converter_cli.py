@@ -2,7 +2,7 @@
 """What the converter tools share: ``src dst [options] [--trust-checkpoint]
 [--verbose]`` arguments, weights-only loading, the checkpoint layouts they
 accept, an atomic save and the printed report. The key rules themselves
-are :mod:`vicmae_mm.utils.model_conversion`."""
+are :mod:`key_rules` beside this file."""
 import argparse
 import os.path as osp
 import sys
@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import torch
+from checkpoint_layout import CheckpointFormatError, StateDict
+from key_rules import ConversionReport
 from mmengine.runner.checkpoint import save_checkpoint
 
 import vicmae_mm  # noqa: F401  (registers the atomic_local file backend)
 from vicmae_mm.utils import (UnsafeCheckpointError, safe_torch_load,
                              trust_checkpoint)
-from vicmae_mm.utils.checkpoint_layout import (CheckpointFormatError,
-                                              StateDict)
-from vicmae_mm.utils.model_conversion import ConversionReport
 
 
 def official_state_dict(checkpoint: Any,

@@ -21,11 +21,10 @@ import os.path as osp
 import sys
 from typing import Any, List, Optional
 
+from checkpoint_layout import check_vicmae_encoder
 from converter_cli import (ConverterOutput, converter_arg_parser,
                            describe_arch, run_converter_cli, vicmae_state_dict)
-
-from vicmae_mm.utils.checkpoint_layout import check_vicmae_encoder
-from vicmae_mm.utils.model_conversion import extract_backbone
+from key_rules import extract_backbone
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

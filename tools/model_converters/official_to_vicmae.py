@@ -20,14 +20,12 @@ import os.path as osp
 import sys
 from typing import Any, Dict, List, Optional
 
+from checkpoint_layout import (VICMAE_PROJECTOR_KEY, StateDict,
+                               block_indices, check_vicmae_encoder)
 from converter_cli import (ConverterOutput, converter_arg_parser,
                            describe_arch, official_state_dict,
                            run_converter_cli)
-
-from vicmae_mm.utils.checkpoint_layout import (VICMAE_PROJECTOR_KEY,
-                                              StateDict, block_indices,
-                                              check_vicmae_encoder)
-from vicmae_mm.utils.model_conversion import official_to_vicmae
+from key_rules import official_to_vicmae
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -19,12 +19,10 @@ import argparse
 import sys
 from typing import Any, Dict, List, Optional
 
+from checkpoint_layout import CheckpointFormatError, check_vicmae_encoder
 from converter_cli import (ConverterOutput, converter_arg_parser,
                            run_converter_cli, vicmae_state_dict)
-
-from vicmae_mm.utils.checkpoint_layout import (CheckpointFormatError,
-                                              check_vicmae_encoder)
-from vicmae_mm.utils.model_conversion import vicmae_to_timm
+from key_rules import vicmae_to_timm
 
 
 def timm_kwargs(info: Dict[str, Any],

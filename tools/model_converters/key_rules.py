@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-
-from .checkpoint_layout import (BLOCK_PARTS, LINEAR_PARAMS,
-                                PRETRAIN_ONLY_PREFIXES, VICMAE_PROJECTOR_KEY,
-                                CheckpointFormatError, StateDict,
-                                check_decoder, check_vicmae_encoder)
+from checkpoint_layout import (BLOCK_PARTS, LINEAR_PARAMS,
+                               PRETRAIN_ONLY_PREFIXES, VICMAE_PROJECTOR_KEY,
+                               CheckpointFormatError, StateDict, check_decoder,
+                               check_vicmae_encoder)
 
 # ``{i}``: block index, ``{p}``: ``weight`` or ``bias``.
 ENCODER_RULES: Tuple[Tuple[str, str], ...] = (
