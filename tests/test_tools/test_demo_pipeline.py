@@ -21,8 +21,8 @@ DEMO = osp.join(REPO_ROOT, 'tools', 'demo')
 sys.path.insert(0, DEMO)
 
 import demo_stages  # noqa: E402
-from demo_stages import (COLUMNS, INITS, QUICK_BUDGET, TASKS,  # noqa: E402
-                         build_run_config, rebase_data_paths)
+from demo_run_config import build_run_config, rebase_data_paths  # noqa: E402
+from demo_stages import COLUMNS, INITS, QUICK_BUDGET, TASKS  # noqa: E402
 
 SEEDED = ('finetune_top1', 'video_top1', 'box_ap', 'mask_ap',
           'images_linear_few', 'direction_linear_few')

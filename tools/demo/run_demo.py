@@ -43,10 +43,10 @@ HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'data', 'demo'))
 
-from demo_stages import (INITS, REPO_ROOT, STAGES,  # noqa: E402
-                         budget_of, budget_seeds, data_spec_kwargs,
-                         markdown_table, read_json, say, spec_dict,
-                         summary_rows, write_json)
+from demo_stages import (INITS, REPO_ROOT, STAGES, budget_of,  # noqa: E402
+                         budget_seeds, data_spec_kwargs, read_json, say,
+                         write_json)
+from demo_summary import markdown_table, spec_dict, summary_rows  # noqa: E402
 
 # subprocess lines shown on the console (all of them go to the stage log)
 _SHOWN = re.compile(r'^\[demo\]|Iter\(train\)|KNNMonitorHook: iter|'

@@ -27,10 +27,11 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 # tools/ (runner_cli, cpu_runtime) last: its test.py is not the stdlib's
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from demo_stages import (PROBE_CONFIGS, PROBES, STAGES,  # noqa: E402
-                         TASKS, budget_of, budget_seeds, build_run_config,
-                         last_checkpoint, load_demo_config, say, seeded,
-                         seeds_of, set_init, write_json)
+from demo_run_config import (build_run_config, last_checkpoint,  # noqa: E402
+                             load_demo_config, set_init)
+from demo_stages import (PROBE_CONFIGS, PROBES, STAGES, TASKS,  # noqa: E402
+                         budget_of, budget_seeds, say, seeds_of, write_json)
+from demo_summary import seeded  # noqa: E402
 from frozen_probes import extract_features, probe_scores  # noqa: E402
 
 
