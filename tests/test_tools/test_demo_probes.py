@@ -67,16 +67,16 @@ def test_linear_probe_needs_two_classes():
 
 
 def test_pooling_keeps_time_only_when_asked():
+    # seeded: on about 0.5% of random draws the float32 rounding of a mean
+    # of means exceeds allclose's tolerance for a mean near zero
     gen = torch.Generator().manual_seed(0)
     feats = torch.randn(2, 3, 4, 5, 5, generator=gen)  # (B, C, T, h, w)
     per_time = feats.mean(dim=(3, 4))
     assert torch.equal(fp._pool(feats, per_frame=True), per_time.flatten(1))
-    # a mean of means differs from the one mean by float32 rounding only
-    torch.testing.assert_close(
-        fp._pool(feats, per_frame=False), feats.mean(dim=(2, 3, 4)))
+    assert torch.allclose(fp._pool(feats, per_frame=False),
+                          feats.mean(dim=(2, 3, 4)))
     image = torch.randn(2, 3, 4, 4, generator=gen)
-    torch.testing.assert_close(
-        fp._pool((image, ), False), image.mean(dim=(2, 3)))
+    assert torch.allclose(fp._pool((image, ), False), image.mean(dim=(2, 3)))
 
 
 def test_seeded_statistics():

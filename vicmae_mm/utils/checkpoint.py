@@ -83,6 +83,8 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
                 'in vicmae_mm tools); then, to share it safely, strip it to '
                 'weights once with '
                 'tools/model_converters/extract_backbone.py.') from None
+    # reached only for a file the user trusted explicitly (trust_checkpoint,
+    # --trust-checkpoint or VICMAE_TRUSTED_CHECKPOINTS)
     warnings.warn(f'Loading trusted checkpoint {filename} with full '
                   'unpickling (weights_only=False).')
     return torch.load(filename, map_location=map_location, weights_only=False)
